@@ -1,0 +1,382 @@
+//! SQS batch processing with partial batch responses (`ReportBatchItemFailures`).
+//!
+//! Every record resolves to exactly one [`Outcome`]:
+//! - `Ok`: processed; SQS deletes it.
+//! - `Retry(err)`: reported in `batchItemFailures`; SQS redelivers it after the visibility timeout.
+//! - `Poison(err)`: cannot succeed. By default it is reported too, so SQS retries it up to
+//!   `maxReceiveCount` and then moves it to the DLQ; [`PoisonPolicy::Drop`] acknowledges it instead.
+//!
+//! A record that panics counts as that record's failure (reported for retry), never the batch's.
+
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use futures::{FutureExt, StreamExt};
+use std::fmt::Display;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+
+/// What processing one message came to.
+#[derive(Debug)]
+pub enum Outcome<E> {
+    Ok,
+    Retry(E),
+    Poison(E),
+}
+
+/// What happens to a message whose processing can never succeed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PoisonPolicy {
+    /// Report it as failed: SQS retries, then dead-letters it (needs a redrive policy).
+    #[default]
+    DeadLetter,
+    /// Acknowledge it (it is deleted) after logging it. Use only where losing it is acceptable.
+    Drop,
+}
+
+impl std::str::FromStr for PoisonPolicy {
+    type Err = ConfigError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "dead-letter" | "deadletter" | "dlq" | "retry" => Ok(PoisonPolicy::DeadLetter),
+            "drop" => Ok(PoisonPolicy::Drop),
+            _ => Err(ConfigError::Invalid {
+                name: "POISON_POLICY",
+                value: s.to_string(),
+                expected: "dead-letter | drop",
+            }),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{name}={value:?} is invalid: expected {expected}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+}
+
+/// Batch settings, usually from the environment ([`BatchConfig::from_env`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchConfig {
+    /// How many records are processed at once.
+    pub concurrency: usize,
+    pub poison: PoisonPolicy,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 8,
+            poison: PoisonPolicy::DeadLetter,
+        }
+    }
+}
+
+impl BatchConfig {
+    /// `BATCH_CONCURRENCY` (default 8, at least 1) and `POISON_POLICY` (`dead-letter` | `drop`).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut config = Self::default();
+        if let Some(value) = lookup("BATCH_CONCURRENCY") {
+            config.concurrency = value
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or(ConfigError::Invalid {
+                    name: "BATCH_CONCURRENCY",
+                    value,
+                    expected: "an integer >= 1",
+                })?;
+        }
+        if let Some(value) = lookup("POISON_POLICY") {
+            config.poison = value.parse()?;
+        }
+        Ok(config)
+    }
+}
+
+/// How one record ended, as logged and counted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution {
+    Processed,
+    Retry(String),
+    Poison(String),
+    Panicked(String),
+}
+
+/// The resolution of every record of a batch, in input order.
+#[derive(Debug, Default)]
+pub struct BatchReport {
+    entries: Vec<(Option<String>, Resolution)>,
+}
+
+impl BatchReport {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Record the outcome of the message `message_id`, logging failures with the message id and reason.
+    pub fn record<E: Display>(&mut self, message_id: Option<&str>, outcome: Outcome<E>) {
+        let resolution = match outcome {
+            Outcome::Ok => Resolution::Processed,
+            Outcome::Retry(err) => Resolution::Retry(err.to_string()),
+            Outcome::Poison(err) => Resolution::Poison(err.to_string()),
+        };
+        self.push(message_id.map(str::to_string), resolution);
+    }
+
+    fn push(&mut self, message_id: Option<String>, resolution: Resolution) {
+        let id = message_id.as_deref().unwrap_or("<missing messageId>");
+        match &resolution {
+            Resolution::Processed => {}
+            Resolution::Retry(reason) => {
+                tracing::warn!(messageId = id, reason = %reason, "message reported for retry")
+            }
+            Resolution::Poison(reason) => {
+                tracing::error!(messageId = id, reason = %reason, "poison message")
+            }
+            Resolution::Panicked(reason) => {
+                tracing::error!(messageId = id, reason = %reason, "processing panicked; message reported for retry")
+            }
+        }
+        self.entries.push((message_id, resolution));
+    }
+
+    pub fn entries(&self) -> &[(Option<String>, Resolution)] {
+        &self.entries
+    }
+
+    pub fn count(&self, matches: impl Fn(&Resolution) -> bool) -> usize {
+        self.entries.iter().filter(|(_, r)| matches(r)).count()
+    }
+
+    /// The partial batch response. A failed record without a message id cannot be named,
+    /// so it is reported with an empty identifier, which makes Lambda retry the whole
+    /// batch: a duplicate is better than a lost message.
+    pub fn into_response(self, policy: PoisonPolicy) -> SqsBatchResponse {
+        let mut response = SqsBatchResponse::default();
+        for (id, resolution) in self.entries {
+            let failed = match resolution {
+                Resolution::Processed => false,
+                Resolution::Retry(_) | Resolution::Panicked(_) => true,
+                Resolution::Poison(_) => policy == PoisonPolicy::DeadLetter,
+            };
+            if failed {
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = id.unwrap_or_default();
+                response.batch_item_failures.push(failure);
+            }
+        }
+        response
+    }
+}
+
+/// The text of a panic payload.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-string payload".to_string()
+    }
+}
+
+/// Process every record of `event` with `handler`, at most `config.concurrency` at once.
+/// Panics are caught per record.
+pub async fn process_each<'a, F, Fut, E>(
+    event: &'a SqsEvent,
+    config: &BatchConfig,
+    handler: F,
+) -> BatchReport
+where
+    F: Fn(&'a SqsMessage) -> Fut,
+    Fut: Future<Output = Outcome<E>> + 'a,
+    E: Display,
+{
+    let handler = &handler;
+    let mut results: Vec<(usize, Result<Outcome<E>, String>)> =
+        futures::stream::iter(event.records.iter().enumerate())
+            .map(|(index, message)| async move {
+                // The call itself sits inside the async block, so a panic while
+                // building the future is caught as well as one while polling it.
+                let result = AssertUnwindSafe(async move { handler(message).await })
+                    .catch_unwind()
+                    .await
+                    .map_err(|payload| panic_message(payload.as_ref()));
+                (index, result)
+            })
+            .buffer_unordered(config.concurrency.max(1))
+            .collect()
+            .await;
+    results.sort_by_key(|(index, _)| *index);
+
+    let mut report = BatchReport::new();
+    for (index, result) in results {
+        let id = event.records[index].message_id.clone();
+        match result {
+            Ok(outcome) => report.record(id.as_deref(), outcome),
+            Err(panic) => report.push(id, Resolution::Panicked(panic)),
+        }
+    }
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(bodies: &[(&str, &str)]) -> SqsEvent {
+        let mut event = SqsEvent::default();
+        for (id, body) in bodies {
+            let mut m = SqsMessage::default();
+            m.message_id = Some(id.to_string());
+            m.body = Some(body.to_string());
+            event.records.push(m);
+        }
+        event
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    enum TestError {
+        #[error("body is not a number: {0}")]
+        NotANumber(String),
+        #[error("downstream busy")]
+        Busy,
+    }
+
+    async fn numbers(m: &SqsMessage) -> Outcome<TestError> {
+        let body = m.body.as_deref().unwrap_or_default();
+        match body {
+            "busy" => Outcome::Retry(TestError::Busy),
+            "panic" => panic!("handler bug on {body}"),
+            _ => match body.parse::<i64>() {
+                Ok(_) => Outcome::Ok,
+                Err(_) => Outcome::Poison(TestError::NotANumber(body.to_string())),
+            },
+        }
+    }
+
+    fn failed_ids(r: &SqsBatchResponse) -> Vec<&str> {
+        r.batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn outcomes_map_to_batch_item_failures() {
+        let ev = event(&[("a", "1"), ("b", "busy"), ("c", "{not json"), ("d", "4")]);
+        let report = process_each(&ev, &BatchConfig::default(), numbers).await;
+        assert_eq!(report.count(|r| *r == Resolution::Processed), 2);
+        let response = report.into_response(PoisonPolicy::DeadLetter);
+        assert_eq!(failed_ids(&response), vec!["b", "c"]);
+    }
+
+    #[tokio::test]
+    async fn drop_policy_acknowledges_poison_but_still_retries_transient() {
+        let ev = event(&[("a", "x"), ("b", "busy")]);
+        let report = process_each(&ev, &BatchConfig::default(), numbers).await;
+        let response = report.into_response(PoisonPolicy::Drop);
+        assert_eq!(failed_ids(&response), vec!["b"]);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_record_fails_only_itself() {
+        let ev = event(&[("a", "1"), ("p", "panic"), ("c", "3")]);
+        let report = process_each(&ev, &BatchConfig::default(), numbers).await;
+        match &report.entries()[1] {
+            (Some(id), Resolution::Panicked(msg)) => {
+                assert_eq!(id, "p");
+                assert!(msg.contains("handler bug on panic"), "{msg}");
+            }
+            other => panic!("expected a panicked entry, got {other:?}"),
+        }
+        let response = report.into_response(PoisonPolicy::Drop);
+        assert_eq!(failed_ids(&response), vec!["p"]);
+    }
+
+    #[tokio::test]
+    async fn panic_while_building_the_future_is_caught() {
+        let ev = event(&[("a", "1"), ("b", "2")]);
+        let report = process_each(&ev, &BatchConfig::default(), |m: &SqsMessage| {
+            if m.message_id.as_deref() == Some("b") {
+                panic!("synchronous panic");
+            }
+            async { Outcome::<TestError>::Ok }
+        })
+        .await;
+        let response = report.into_response(PoisonPolicy::DeadLetter);
+        assert_eq!(failed_ids(&response), vec!["b"]);
+    }
+
+    #[tokio::test]
+    async fn failed_record_without_message_id_fails_the_whole_batch() {
+        let mut ev = event(&[("a", "1")]);
+        let mut anonymous = SqsMessage::default();
+        anonymous.body = Some("busy".into());
+        ev.records.push(anonymous);
+        let response = process_each(&ev, &BatchConfig::default(), numbers)
+            .await
+            .into_response(PoisonPolicy::DeadLetter);
+        // An empty identifier is Lambda's "whole batch failed": nothing is acknowledged silently.
+        assert_eq!(failed_ids(&response), vec![""]);
+    }
+
+    #[tokio::test]
+    async fn concurrency_is_bounded_and_order_is_kept() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let in_flight = AtomicUsize::new(0);
+        let peak = AtomicUsize::new(0);
+        let bodies: Vec<(String, String)> =
+            (0..20).map(|i| (format!("m{i}"), i.to_string())).collect();
+        let refs: Vec<(&str, &str)> = bodies
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        let ev = event(&refs);
+        let config = BatchConfig {
+            concurrency: 3,
+            ..Default::default()
+        };
+        let report = process_each(&ev, &config, |_m| async {
+            let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            in_flight.fetch_sub(1, Ordering::SeqCst);
+            Outcome::<TestError>::Ok
+        })
+        .await;
+        assert_eq!(peak.load(Ordering::SeqCst), 3);
+        let ids: Vec<_> = report
+            .entries()
+            .iter()
+            .map(|(id, _)| id.clone().unwrap())
+            .collect();
+        assert_eq!(ids, (0..20).map(|i| format!("m{i}")).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn config_from_lookup_validates() {
+        let config = BatchConfig::from_lookup(|k| match k {
+            "BATCH_CONCURRENCY" => Some("16".into()),
+            "POISON_POLICY" => Some("drop".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(config.concurrency, 16);
+        assert_eq!(config.poison, PoisonPolicy::Drop);
+        let err = BatchConfig::from_lookup(|k| (k == "BATCH_CONCURRENCY").then(|| "0".into()))
+            .unwrap_err();
+        assert!(err.to_string().contains("BATCH_CONCURRENCY=\"0\""), "{err}");
+        let err = BatchConfig::from_lookup(|k| (k == "POISON_POLICY").then(|| "ignore".into()))
+            .unwrap_err();
+        assert!(err.to_string().contains("dead-letter | drop"), "{err}");
+    }
+}

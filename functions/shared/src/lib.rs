@@ -1,0 +1,33 @@
+//! What every ferrolake function needs, done once (the Powertools equivalent):
+//!
+//! - [`telemetry`]: JSON logs in Lambda's JSON log format, CloudWatch EMF metrics, cold start.
+//! - [`batch`]: SQS batch processing with per-record outcomes (`Ok` / `Retry` / `Poison`).
+//! - [`envelope`]: SNS-in-SQS and S3 event notification envelopes, parsed leniently.
+//! - [`retry`]: capped exponential backoff with full jitter, bounded by the Lambda deadline.
+//! - [`aws`]: SDK configuration from the environment (`AWS_ENDPOINT_URL[_<SERVICE>]`).
+//! - `testing` (feature `test-support`): the local stack — moto server and a throwaway PostgreSQL.
+
+pub mod aws;
+pub mod batch;
+pub mod envelope;
+pub mod retry;
+pub mod telemetry;
+
+#[cfg(feature = "test-support")]
+pub mod testing;
+
+/// The error every skeleton function answers with until it is implemented.
+#[derive(Debug, thiserror::Error)]
+#[error("{function} is not implemented yet")]
+pub struct NotImplemented {
+    pub function: &'static str,
+}
+
+impl From<NotImplemented> for lambda_runtime::Diagnostic {
+    fn from(err: NotImplemented) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: "NotImplemented".into(),
+            error_message: err.to_string(),
+        }
+    }
+}

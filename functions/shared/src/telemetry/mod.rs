@@ -1,0 +1,56 @@
+//! Structured JSON logs (Lambda's JSON log format) and CloudWatch Embedded Metric Format.
+
+mod json_log;
+mod metrics;
+
+pub use json_log::JsonLogLayer;
+pub use metrics::{Metrics, Unit, METRICS_NAMESPACE};
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::EnvFilter;
+
+static COLD_START: AtomicBool = AtomicBool::new(true);
+
+/// True exactly once per process: for the first invocation that asks.
+pub fn take_cold_start() -> bool {
+    COLD_START.swap(false, Ordering::SeqCst)
+}
+
+/// The function name Lambda gives the process (`AWS_LAMBDA_FUNCTION_NAME`), or `fallback`.
+pub fn function_name(fallback: &str) -> String {
+    std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| fallback.to_string())
+}
+
+/// Level filter as Lambda's advanced logging controls define it:
+/// `AWS_LAMBDA_LOG_LEVEL` wins over `RUST_LOG`, default INFO.
+pub fn level_filter() -> EnvFilter {
+    let directive = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info".to_string());
+    EnvFilter::try_new(directive.to_lowercase()).unwrap_or_else(|_| EnvFilter::new("info"))
+}
+
+/// Install the JSON log layer on stdout as the global subscriber. Call once, first thing in `main`.
+pub fn init(default_function_name: &str) {
+    let layer = JsonLogLayer::new(function_name(default_function_name), std::io::stdout);
+    // A second init (tests) keeps the first subscriber; that is fine.
+    let _ = tracing_subscriber::registry()
+        .with(level_filter())
+        .with(layer)
+        .try_init();
+}
+
+/// Run one invocation with a fresh [`Metrics`] and flush it (one EMF line) when the
+/// handler finishes, whatever it returned.
+pub async fn with_metrics<F, Fut, R>(function: &str, handler: F) -> R
+where
+    F: FnOnce(Metrics) -> Fut,
+    Fut: std::future::Future<Output = R>,
+{
+    let metrics = Metrics::new(function, take_cold_start());
+    let result = handler(metrics.clone()).await;
+    metrics.flush();
+    result
+}

@@ -1,0 +1,164 @@
+//! The local stack for tests and the demo: moto in server mode for AWS APIs and a
+//! throwaway PostgreSQL 15 as the stand-in for Redshift.
+//!
+//! Servers start on demand (first use in a test binary), are shared by every test of that
+//! binary, and are stopped when the process exits — normally (an `atexit` hook), on Ctrl-C
+//! (same process group), or when killed (parent-death signal). No fixed ports: each server
+//! gets a free loopback port. Tests stay independent through unique resource names
+//! ([`TestEnv::name`]) rather than global resets; [`MotoServer::reset`] exists for tests
+//! that must start from an empty moto.
+
+mod http;
+mod moto;
+mod postgres;
+mod process;
+
+pub use http::{http_request, HttpResponse};
+pub use moto::MotoServer;
+pub use postgres::PgServer;
+
+use aws_config::{Region, SdkConfig};
+use aws_credential_types::Credentials;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+
+/// Why the local stack could not start. The message says what to run to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    #[error("moto_server not found at {path}: run `make setup` (creates .venv with the pinned moto[server])")]
+    MotoMissing { path: String },
+    #[error("PostgreSQL binaries not found (looked in {looked_in}): run `make setup` or set FERROLAKE_PG_BIN")]
+    PostgresMissing { looked_in: String },
+    #[error("{server} did not become ready within {seconds} s; its log: {log}")]
+    NotReady {
+        server: &'static str,
+        seconds: u64,
+        log: String,
+    },
+    #[error("{action} failed: {source}")]
+    Io {
+        action: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{action} failed with {status}: {output}")]
+    Command {
+        action: String,
+        status: std::process::ExitStatus,
+        output: String,
+    },
+}
+
+pub const TEST_REGION: &str = "us-east-1";
+pub const TEST_ACCOUNT: &str = "123456789012";
+
+/// The workspace root (where `.venv` lives).
+pub fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+}
+
+static MOTO: OnceLock<Result<MotoServer, String>> = OnceLock::new();
+static POSTGRES: OnceLock<Result<PgServer, String>> = OnceLock::new();
+
+/// The moto server of this process, started on first use. Panics (failing the test) with
+/// the reason when it cannot start.
+pub fn moto() -> &'static MotoServer {
+    match MOTO.get_or_init(|| MotoServer::start().map_err(|e| e.to_string())) {
+        Ok(server) => server,
+        Err(reason) => panic!("local stack: {reason}"),
+    }
+}
+
+/// The PostgreSQL server of this process, started on first use.
+pub fn postgres() -> &'static PgServer {
+    match POSTGRES.get_or_init(|| PgServer::start().map_err(|e| e.to_string())) {
+        Ok(server) => server,
+        Err(reason) => panic!("local stack: {reason}"),
+    }
+}
+
+static NEXT_ENV: AtomicU32 = AtomicU32::new(0);
+
+/// One test's view of the stack: SDK config pointed at moto and a unique name prefix.
+#[derive(Debug, Clone)]
+pub struct TestEnv {
+    prefix: String,
+    endpoint: String,
+    config: SdkConfig,
+}
+
+impl TestEnv {
+    /// Start moto if needed and give `test` its endpoint and a unique prefix.
+    pub async fn new(test: &str) -> Self {
+        let endpoint = moto().endpoint().to_string();
+        let slug: String = test
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .take(24)
+            .collect();
+        let n = NEXT_ENV.fetch_add(1, Ordering::SeqCst);
+        let prefix = format!(
+            "{}-{:x}{:x}",
+            slug.trim_matches('-'),
+            std::process::id() % 0xffff,
+            n
+        );
+        let config = crate::aws::config_loader()
+            .endpoint_url(&endpoint)
+            .region(Region::new(TEST_REGION))
+            .credentials_provider(Credentials::new(
+                "testing",
+                "testing",
+                None,
+                None,
+                "ferrolake-test",
+            ))
+            .load()
+            .await;
+        Self {
+            prefix,
+            endpoint,
+            config,
+        }
+    }
+
+    /// A resource name unique to this test (valid for buckets, queues, streams, tables).
+    pub fn name(&self, base: &str) -> String {
+        let mut name = format!("{}-{}", self.prefix, base);
+        name.truncate(63);
+        name.trim_end_matches('-').to_string()
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    pub fn sdk_config(&self) -> &SdkConfig {
+        &self.config
+    }
+
+    /// An S3 client for moto (path style).
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        crate::aws::s3_client(&self.config)
+    }
+
+    /// Environment for a function process pointed at this stack.
+    pub fn function_env(&self) -> Vec<(String, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL".into(), self.endpoint.clone()),
+            ("AWS_REGION".into(), TEST_REGION.into()),
+            ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
+            ("S3_FORCE_PATH_STYLE".into(), "true".into()),
+        ]
+    }
+}
