@@ -6,7 +6,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use ferrolake_shared::envelope::{
     open_sqs_body, s3_notification_from_sqs_body, S3Notification, SqsPayload,
 };
-use ferrolake_shared::testing::{moto, postgres, TestEnv};
+use ferrolake_shared::testing::{create_queue, moto, postgres, receive_messages, TestEnv};
 use std::time::{Duration, Instant};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -17,51 +17,6 @@ fn db(err: tokio_postgres::Error) -> String {
         Some(db) => format!("{}: {} ({:?})", db.severity(), db.message(), db.code()),
         None => err.to_string(),
     }
-}
-
-async fn queue_with_arn(
-    sqs: &aws_sdk_sqs::Client,
-    name: &str,
-) -> Result<(String, String), Box<dyn std::error::Error>> {
-    let url = sqs
-        .create_queue()
-        .queue_name(name)
-        .send()
-        .await?
-        .queue_url
-        .ok_or("no queue url")?;
-    let attrs = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await?;
-    let arn = attrs
-        .attributes()
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn))
-        .ok_or("no queue arn")?
-        .clone();
-    Ok((url, arn))
-}
-
-async fn receive_bodies(
-    sqs: &aws_sdk_sqs::Client,
-    url: &str,
-    want: usize,
-) -> Result<Vec<aws_sdk_sqs::types::Message>, Box<dyn std::error::Error>> {
-    let mut messages = Vec::new();
-    let started = Instant::now();
-    while messages.len() < want && started.elapsed() < Duration::from_secs(10) {
-        let out = sqs
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .send()
-            .await?;
-        messages.extend(out.messages.unwrap_or_default());
-    }
-    Ok(messages)
 }
 
 #[tokio::test]
@@ -76,8 +31,8 @@ async fn sns_delivers_to_sqs_wrapped_and_raw() -> TestResult {
         .await?
         .topic_arn
         .ok_or("no topic arn")?;
-    let (wrapped_url, wrapped_arn) = queue_with_arn(&sqs, &env.name("wrapped")).await?;
-    let (raw_url, raw_arn) = queue_with_arn(&sqs, &env.name("raw")).await?;
+    let (wrapped_url, wrapped_arn) = create_queue(&sqs, &env.name("wrapped")).await?;
+    let (raw_url, raw_arn) = create_queue(&sqs, &env.name("raw")).await?;
     sns.subscribe()
         .topic_arn(&topic)
         .protocol("sqs")
@@ -100,7 +55,7 @@ async fn sns_delivers_to_sqs_wrapped_and_raw() -> TestResult {
         .send()
         .await?;
 
-    let wrapped = receive_bodies(&sqs, &wrapped_url, 1).await?;
+    let wrapped = receive_messages(&sqs, &wrapped_url, 1, Duration::from_secs(10)).await?;
     assert_eq!(wrapped.len(), 1);
     match open_sqs_body(wrapped[0].body())? {
         SqsPayload::Message {
@@ -113,7 +68,7 @@ async fn sns_delivers_to_sqs_wrapped_and_raw() -> TestResult {
         }
         other => panic!("expected an SNS-wrapped notification, got {other:?}"),
     }
-    let raw = receive_bodies(&sqs, &raw_url, 1).await?;
+    let raw = receive_messages(&sqs, &raw_url, 1, Duration::from_secs(10)).await?;
     assert_eq!(raw.len(), 1);
     assert_eq!(
         open_sqs_body(raw[0].body())?,
@@ -129,7 +84,7 @@ async fn sns_delivers_to_sqs_wrapped_and_raw() -> TestResult {
 async fn sqs_send_receive_delete_and_redrive_to_dlq() -> TestResult {
     let env = TestEnv::new("sqs").await;
     let sqs = aws_sdk_sqs::Client::new(env.sdk_config());
-    let (dlq_url, dlq_arn) = queue_with_arn(&sqs, &env.name("dlq")).await?;
+    let (dlq_url, dlq_arn) = create_queue(&sqs, &env.name("dlq")).await?;
     let url = sqs
         .create_queue()
         .queue_name(env.name("main"))
@@ -152,7 +107,7 @@ async fn sqs_send_receive_delete_and_redrive_to_dlq() -> TestResult {
         .message_body("poison")
         .send()
         .await?;
-    let received = receive_bodies(&sqs, &url, 2).await?;
+    let received = receive_messages(&sqs, &url, 2, Duration::from_secs(10)).await?;
     assert_eq!(received.len(), 2);
     for m in &received {
         if m.body() == Some("ok") {
@@ -179,7 +134,7 @@ async fn sqs_send_receive_delete_and_redrive_to_dlq() -> TestResult {
         .send()
         .await?;
     assert!(again.messages.unwrap_or_default().is_empty());
-    let dead = receive_bodies(&sqs, &dlq_url, 1).await?;
+    let dead = receive_messages(&sqs, &dlq_url, 1, Duration::from_secs(10)).await?;
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].body(), Some("poison"));
     Ok(())
@@ -288,7 +243,7 @@ async fn s3_notifications_reach_sqs_and_parse() -> TestResult {
     let s3 = env.s3();
     let sqs = aws_sdk_sqs::Client::new(env.sdk_config());
     let bucket = env.name("transformed");
-    let (url, arn) = queue_with_arn(&sqs, &env.name("objects")).await?;
+    let (url, arn) = create_queue(&sqs, &env.name("objects")).await?;
     s3.create_bucket().bucket(&bucket).send().await?;
     s3.put_bucket_notification_configuration()
         .bucket(&bucket)
@@ -312,7 +267,7 @@ async fn s3_notifications_reach_sqs_and_parse() -> TestResult {
         .send()
         .await?;
 
-    let messages = receive_bodies(&sqs, &url, 2).await?;
+    let messages = receive_messages(&sqs, &url, 2, Duration::from_secs(10)).await?;
     let parsed: Vec<S3Notification> = messages
         .iter()
         .map(|m| s3_notification_from_sqs_body(m.body()))

@@ -1,29 +1,465 @@
-//! Maps the Lambda event to domain calls. Skeleton: answers every event with a clear
-//! "not implemented" error until its issue lands.
+//! SQS batch of S3 notifications → at most one StartCrawler per crawler, and direct
+//! partition registration for fast-path tables. Every message ends processed, reported
+//! for retry, or poison (dead-lettered by default), never silently dropped.
 
-use ferrolake_shared::NotImplemented;
-use lambda_runtime::LambdaEvent;
-use serde_json::Value;
+use crate::catalog::{
+    Catalog, CatalogError, CrawlerState, PartitionOutcome, MAX_PARTITIONS_PER_CALL,
+};
+use crate::config::{Config, RunningPolicy};
+use crate::routing::{partition_of, Partition, TableRef};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use ferrolake_shared::batch::{catch_panic, BatchReport, Outcome};
+use ferrolake_shared::envelope::{s3_notification_from_sqs_body, S3Notification};
+use ferrolake_shared::retry::{retry, Backoff, Deadline};
+use ferrolake_shared::telemetry::Metrics;
+use std::collections::BTreeMap;
+use std::time::SystemTime;
 
-pub async fn handle(_event: LambdaEvent<Value>) -> Result<Value, NotImplemented> {
-    Err(NotImplemented {
-        function: "crawler-trigger",
-    })
+/// Metric names (EMF, namespace `ferrolake`).
+pub mod metric {
+    pub const MESSAGES: &str = "Messages";
+    pub const OBJECTS: &str = "Objects";
+    pub const UNMATCHED: &str = "UnmatchedObjects";
+    pub const TEST_EVENTS: &str = "TestEvents";
+    pub const CRAWLS_STARTED: &str = "CrawlsStarted";
+    pub const DEFERRED_RUNNING: &str = "CrawlsDeferredRunning";
+    pub const DEFERRED_INTERVAL: &str = "CrawlsDeferredInterval";
+    pub const PARTITIONS_REGISTERED: &str = "PartitionsRegistered";
+    pub const PARTITIONS_EXISTING: &str = "PartitionsAlreadyRegistered";
+    pub const POISON: &str = "PoisonMessages";
+    pub const RETRIED: &str = "MessagesRetried";
+}
+
+/// The verdict on one message; merging keeps the worst (Retry > Poison > Ok), so a
+/// message with any retryable object comes back even under `POISON_POLICY=drop`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Verdict {
+    Ok,
+    Poison(String),
+    Retry(String),
+}
+
+impl Verdict {
+    fn rank(&self) -> u8 {
+        match self {
+            Verdict::Ok => 0,
+            Verdict::Poison(_) => 1,
+            Verdict::Retry(_) => 2,
+        }
+    }
+
+    fn merge(&mut self, other: Verdict) {
+        if other.rank() > self.rank() {
+            *self = other;
+        }
+    }
+}
+
+/// An object routed to a fast-path table.
+struct TableObject {
+    message: usize,
+    bucket: String,
+    prefix: String,
+    key: String,
+    fallback_crawler: Option<String>,
+}
+
+#[derive(Default)]
+struct Plan {
+    verdicts: Vec<Verdict>,
+    crawlers: BTreeMap<String, Vec<usize>>,
+    tables: BTreeMap<TableRef, Vec<TableObject>>,
+}
+
+impl Plan {
+    fn send_to_crawler(&mut self, crawler: &str, message: usize) {
+        let messages = self.crawlers.entry(crawler.to_string()).or_default();
+        if !messages.contains(&message) {
+            messages.push(message);
+        }
+    }
+}
+
+pub struct CrawlerTrigger<C> {
+    catalog: C,
+    config: Config,
+    backoff: Backoff,
+}
+
+impl<C: Catalog> CrawlerTrigger<C> {
+    pub fn new(catalog: C, config: Config) -> Self {
+        Self {
+            catalog,
+            config,
+            backoff: Backoff::default(),
+        }
+    }
+
+    pub fn with_backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    pub fn catalog(&self) -> &C {
+        &self.catalog
+    }
+
+    /// Handle one SQS batch: the partial batch response for Lambda.
+    pub async fn handle(
+        &self,
+        event: &SqsEvent,
+        ctx: &lambda_runtime::Context,
+        metrics: &Metrics,
+    ) -> SqsBatchResponse {
+        let deadline = Deadline::from_context(ctx, self.config.deadline_reserve);
+        self.process(event, &deadline, metrics)
+            .await
+            .into_response(self.config.batch.poison)
+    }
+
+    /// The resolution of every message of `event`.
+    pub async fn process(
+        &self,
+        event: &SqsEvent,
+        deadline: &Deadline,
+        metrics: &Metrics,
+    ) -> BatchReport {
+        metrics.count(metric::MESSAGES, event.records.len() as u64);
+        let mut plan = self.plan(event, metrics);
+        self.register_partitions(&mut plan, deadline, metrics).await;
+        self.start_crawlers(&mut plan, deadline, metrics).await;
+
+        let mut report = BatchReport::new();
+        for (message, verdict) in event.records.iter().zip(plan.verdicts) {
+            let outcome = match verdict {
+                Verdict::Ok => Outcome::Ok,
+                Verdict::Retry(reason) => {
+                    metrics.count(metric::RETRIED, 1);
+                    Outcome::Retry(reason)
+                }
+                Verdict::Poison(reason) => {
+                    metrics.count(metric::POISON, 1);
+                    Outcome::Poison(reason)
+                }
+            };
+            report.record(message.message_id.as_deref(), outcome);
+        }
+        tracing::info!(
+            messages = event.records.len() as u64,
+            objects = metrics.counter(metric::OBJECTS),
+            unmatched = metrics.counter(metric::UNMATCHED),
+            test_events = metrics.counter(metric::TEST_EVENTS),
+            crawls_started = metrics.counter(metric::CRAWLS_STARTED),
+            deferred_running = metrics.counter(metric::DEFERRED_RUNNING),
+            deferred_interval = metrics.counter(metric::DEFERRED_INTERVAL),
+            partitions_registered = metrics.counter(metric::PARTITIONS_REGISTERED),
+            retried = metrics.counter(metric::RETRIED),
+            poison = metrics.counter(metric::POISON),
+            "batch processed"
+        );
+        report
+    }
+
+    /// Parse and route every message (pure; a panic fails only its message).
+    fn plan(&self, event: &SqsEvent, metrics: &Metrics) -> Plan {
+        let mut plan = Plan {
+            verdicts: vec![Verdict::Ok; event.records.len()],
+            ..Plan::default()
+        };
+        for (index, message) in event.records.iter().enumerate() {
+            let id = message
+                .message_id
+                .as_deref()
+                .unwrap_or("<missing messageId>");
+            let parsed =
+                std::panic::catch_unwind(|| s3_notification_from_sqs_body(message.body.as_deref()));
+            let objects = match parsed {
+                Err(panic) => {
+                    plan.verdicts[index] = Verdict::Retry(format!(
+                        "parsing panicked: {}",
+                        ferrolake_shared::batch::panic_message(panic.as_ref())
+                    ));
+                    continue;
+                }
+                Ok(Err(err)) => {
+                    plan.verdicts[index] =
+                        Verdict::Poison(format!("not a usable S3 event notification: {err}"));
+                    continue;
+                }
+                Ok(Ok(S3Notification::TestEvent { bucket })) => {
+                    metrics.count(metric::TEST_EVENTS, 1);
+                    tracing::info!(
+                        messageId = id,
+                        bucket = bucket.as_deref().unwrap_or(""),
+                        "s3:TestEvent acknowledged"
+                    );
+                    continue;
+                }
+                Ok(Ok(S3Notification::SnsControl { kind })) => {
+                    tracing::info!(messageId = id, kind = %kind, "SNS control message acknowledged");
+                    continue;
+                }
+                Ok(Ok(S3Notification::Objects(objects))) => objects,
+            };
+            for object in objects {
+                metrics.count(metric::OBJECTS, 1);
+                if !object.event_name.starts_with("ObjectCreated") {
+                    tracing::debug!(messageId = id, event = %object.event_name, key = %object.key, "not an object creation; nothing to catalog");
+                    continue;
+                }
+                let Some(route) = self.config.routes.route(&object.bucket, &object.key) else {
+                    metrics.count(metric::UNMATCHED, 1);
+                    tracing::info!(messageId = id, bucket = %object.bucket, key = %object.key, "object matches no route; acknowledged");
+                    continue;
+                };
+                match (&route.table, &route.crawler) {
+                    (Some(table), _) => {
+                        plan.tables
+                            .entry(table.clone())
+                            .or_default()
+                            .push(TableObject {
+                                message: index,
+                                bucket: object.bucket,
+                                prefix: route.prefix.clone(),
+                                key: object.key,
+                                fallback_crawler: route.crawler.clone(),
+                            })
+                    }
+                    (None, Some(crawler)) => plan.send_to_crawler(crawler, index),
+                    (None, None) => unreachable!("Routes::new rejects routes without a target"),
+                }
+            }
+        }
+        plan
+    }
+
+    async fn register_partitions(&self, plan: &mut Plan, deadline: &Deadline, metrics: &Metrics) {
+        let tables = std::mem::take(&mut plan.tables);
+        for (table, objects) in tables {
+            let messages: Vec<usize> = objects.iter().map(|o| o.message).collect();
+            let result =
+                catch_panic(self.register_table(plan, &table, objects, deadline, metrics)).await;
+            if let Err(panic) = result {
+                for m in messages {
+                    plan.verdicts[m].merge(Verdict::Retry(format!(
+                        "registering partitions of {table} panicked: {panic}"
+                    )));
+                }
+            }
+        }
+    }
+
+    async fn register_table(
+        &self,
+        plan: &mut Plan,
+        table: &TableRef,
+        objects: Vec<TableObject>,
+        deadline: &Deadline,
+        metrics: &Metrics,
+    ) {
+        let layout = retry(&self.backoff, deadline, CatalogError::is_transient, |_| {
+            self.catalog.table_layout(table)
+        })
+        .await;
+        let layout = match layout {
+            Ok(layout) => layout,
+            Err(failure) => {
+                let not_found = matches!(failure.error, CatalogError::NotFound { .. });
+                let reason = format!("{failure}");
+                for o in objects {
+                    match (&o.fallback_crawler, not_found) {
+                        (Some(crawler), true) => plan.send_to_crawler(crawler, o.message),
+                        (None, true) => {
+                            plan.verdicts[o.message].merge(Verdict::Poison(reason.clone()))
+                        }
+                        (_, false) => {
+                            plan.verdicts[o.message].merge(Verdict::Retry(reason.clone()))
+                        }
+                    }
+                }
+                return;
+            }
+        };
+
+        let mut partitions: BTreeMap<Partition, Vec<usize>> = BTreeMap::new();
+        for o in objects {
+            match partition_of(&o.bucket, &o.prefix, &o.key, &layout.partition_keys) {
+                Ok(p) => partitions.entry(p).or_default().push(o.message),
+                Err(err) => match &o.fallback_crawler {
+                    Some(crawler) => plan.send_to_crawler(crawler, o.message),
+                    None => plan.verdicts[o.message]
+                        .merge(Verdict::Poison(format!("table {table}: {err}"))),
+                },
+            }
+        }
+        let partitions: Vec<(Partition, Vec<usize>)> = partitions.into_iter().collect();
+        for chunk in partitions.chunks(MAX_PARTITIONS_PER_CALL) {
+            let specs: Vec<Partition> = chunk.iter().map(|(p, _)| p.clone()).collect();
+            let created = retry(&self.backoff, deadline, CatalogError::is_transient, |_| {
+                self.catalog.create_partitions(table, &layout, &specs)
+            })
+            .await;
+            match created {
+                Ok(results) => {
+                    for ((partition, messages), result) in chunk.iter().zip(results) {
+                        let verdict = match result {
+                            PartitionOutcome::Created => {
+                                metrics.count(metric::PARTITIONS_REGISTERED, 1);
+                                tracing::info!(table = %table, location = %partition.location, "partition registered");
+                                Verdict::Ok
+                            }
+                            PartitionOutcome::AlreadyExisted => {
+                                metrics.count(metric::PARTITIONS_EXISTING, 1);
+                                Verdict::Ok
+                            }
+                            PartitionOutcome::Failed(reason) => Verdict::Retry(format!(
+                                "creating partition {} of {table} failed: {reason}",
+                                partition.location
+                            )),
+                        };
+                        for m in messages {
+                            plan.verdicts[*m].merge(verdict.clone());
+                        }
+                    }
+                }
+                Err(failure) => {
+                    let verdict = match failure.error {
+                        CatalogError::NotFound { .. } => Verdict::Poison(format!("{failure}")),
+                        _ => Verdict::Retry(format!("{failure}")),
+                    };
+                    for (_, messages) in chunk {
+                        for m in messages {
+                            plan.verdicts[*m].merge(verdict.clone());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    async fn start_crawlers(&self, plan: &mut Plan, deadline: &Deadline, metrics: &Metrics) {
+        let crawlers = std::mem::take(&mut plan.crawlers);
+        for (crawler, messages) in crawlers {
+            let verdict = catch_panic(self.crawl(&crawler, messages.len(), deadline, metrics))
+                .await
+                .unwrap_or_else(|panic| {
+                    Verdict::Retry(format!("starting crawler {crawler} panicked: {panic}"))
+                });
+            for m in messages {
+                plan.verdicts[m].merge(verdict.clone());
+            }
+        }
+    }
+
+    /// Start `crawler` once for `messages` messages, honouring the minimum interval and
+    /// the running policy.
+    async fn crawl(
+        &self,
+        crawler: &str,
+        messages: usize,
+        deadline: &Deadline,
+        metrics: &Metrics,
+    ) -> Verdict {
+        if !self.config.min_crawl_interval.is_zero() {
+            let status = retry(&self.backoff, deadline, CatalogError::is_transient, |_| {
+                self.catalog.crawler_status(crawler)
+            })
+            .await;
+            match status {
+                Ok(status)
+                    if matches!(status.state, CrawlerState::Running | CrawlerState::Stopping) =>
+                {
+                    return self.already_running(crawler, metrics);
+                }
+                Ok(status) => {
+                    let since = status
+                        .last_crawl_started
+                        .and_then(|t| SystemTime::now().duration_since(t).ok());
+                    if let Some(since) = since.filter(|s| *s < self.config.min_crawl_interval) {
+                        metrics.count(metric::DEFERRED_INTERVAL, 1);
+                        let wait = self.config.min_crawl_interval - since;
+                        tracing::info!(
+                            crawler,
+                            messages = messages as u64,
+                            wait_s = wait.as_secs(),
+                            "crawl deferred by MIN_CRAWL_INTERVAL_SECONDS"
+                        );
+                        return Verdict::Retry(format!(
+                            "crawler {crawler} last started {}s ago; next crawl allowed in {}s (MIN_CRAWL_INTERVAL_SECONDS)",
+                            since.as_secs(),
+                            wait.as_secs().max(1)
+                        ));
+                    }
+                }
+                Err(failure) => {
+                    return self.start_failed(crawler, failure.error, failure.attempts, metrics)
+                }
+            }
+        }
+        match retry(&self.backoff, deadline, CatalogError::is_transient, |_| {
+            self.catalog.start_crawler(crawler)
+        })
+        .await
+        {
+            Ok(()) => {
+                metrics.count(metric::CRAWLS_STARTED, 1);
+                tracing::info!(crawler, messages = messages as u64, "crawler started");
+                Verdict::Ok
+            }
+            Err(failure) => self.start_failed(crawler, failure.error, failure.attempts, metrics),
+        }
+    }
+
+    fn already_running(&self, crawler: &str, metrics: &Metrics) -> Verdict {
+        metrics.count(metric::DEFERRED_RUNNING, 1);
+        match self.config.running_policy {
+            RunningPolicy::Retry => {
+                tracing::info!(
+                    crawler,
+                    "crawler already running; messages come back after the visibility timeout"
+                );
+                Verdict::Retry(format!(
+                    "crawler {crawler} is already running; the new objects may not be in that crawl"
+                ))
+            }
+            RunningPolicy::Accept => {
+                tracing::info!(
+                    crawler,
+                    "crawler already running; objects accepted (CRAWLER_RUNNING_POLICY=accept)"
+                );
+                Verdict::Ok
+            }
+        }
+    }
+
+    fn start_failed(
+        &self,
+        crawler: &str,
+        error: CatalogError,
+        attempts: u32,
+        metrics: &Metrics,
+    ) -> Verdict {
+        match error {
+            CatalogError::CrawlerRunning { .. } => self.already_running(crawler, metrics),
+            CatalogError::NotFound { .. } => {
+                tracing::error!(
+                    crawler,
+                    "crawler does not exist (EntityNotFoundException): check CRAWLER_ROUTES"
+                );
+                Verdict::Poison(format!(
+                    "crawler {crawler} does not exist (EntityNotFoundException)"
+                ))
+            }
+            other => {
+                let reason = ferrolake_shared::telemetry::error_chain(&other);
+                tracing::warn!(crawler, attempts, error = %reason, "starting crawler failed");
+                Verdict::Retry(format!(
+                    "starting crawler {crawler} failed after {attempts} attempt(s): {reason}"
+                ))
+            }
+        }
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn answers_not_implemented() {
-        let event = LambdaEvent::new(Value::Null, lambda_runtime::Context::default());
-        let err = handle(event).await.unwrap_err();
-        let diagnostic = lambda_runtime::Diagnostic::from(err);
-        assert_eq!(diagnostic.error_type, "NotImplemented");
-        assert_eq!(
-            diagnostic.error_message,
-            "crawler-trigger is not implemented yet"
-        );
-    }
-}
+mod tests;

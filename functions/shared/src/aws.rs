@@ -5,6 +5,8 @@
 //! no code. S3 additionally needs path-style addressing against such endpoints.
 
 use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+pub use aws_smithy_runtime_api::client::result::SdkError;
+pub use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 /// The loader every function and test starts from (latest behaviour version, default
 /// credential/region chains, endpoint overrides from the environment).
@@ -25,6 +27,54 @@ pub fn s3_force_path_style(lookup: impl Fn(&str) -> Option<String>) -> bool {
         Some(v) if v == "true" || v == "1" => true,
         Some(v) if v == "false" || v == "0" => false,
         _ => lookup("AWS_ENDPOINT_URL_S3").is_some() || lookup("AWS_ENDPOINT_URL").is_some(),
+    }
+}
+
+/// Service error codes that mean "try again later" across AWS APIs.
+pub const TRANSIENT_ERROR_CODES: &[&str] = &[
+    "ThrottlingException",
+    "Throttling",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "ProvisionedThroughputExceededException",
+    "LimitExceededException",
+    "OperationTimeoutException",
+    "InternalServiceException",
+    "InternalFailure",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "ConcurrentModificationException",
+];
+
+/// The service error code of an SDK error (`None` for timeouts, connection failures…).
+pub fn error_code<E, R>(err: &SdkError<E, R>) -> Option<&str>
+where
+    E: ProvideErrorMetadata,
+{
+    match err {
+        SdkError::ServiceError(service) => service.err().code(),
+        _ => None,
+    }
+}
+
+/// Whether retrying the same request later may succeed: network-level failures
+/// (timeouts, dispatch/connection errors, unreadable responses) and throttling or
+/// internal-error codes.
+pub fn is_transient<E, R>(err: &SdkError<E, R>) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    match err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(service) => service
+            .err()
+            .code()
+            .is_some_and(|code| TRANSIENT_ERROR_CODES.contains(&code)),
+        _ => false,
     }
 }
 
@@ -67,5 +117,51 @@ mod tests {
             ("S3_FORCE_PATH_STYLE", "false")
         ])));
         assert!(s3_force_path_style(env(&[("S3_FORCE_PATH_STYLE", "TRUE")])));
+    }
+
+    #[derive(Debug)]
+    struct CodedError(aws_smithy_types::error::ErrorMetadata);
+    impl ProvideErrorMetadata for CodedError {
+        fn meta(&self) -> &aws_smithy_types::error::ErrorMetadata {
+            &self.0
+        }
+    }
+    impl std::fmt::Display for CodedError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{:?}", self.0.code())
+        }
+    }
+    impl std::error::Error for CodedError {}
+
+    fn service_error(code: &str) -> SdkError<CodedError, ()> {
+        SdkError::service_error(
+            CodedError(
+                aws_smithy_types::error::ErrorMetadata::builder()
+                    .code(code)
+                    .build(),
+            ),
+            (),
+        )
+    }
+
+    #[test]
+    fn transient_errors_are_classified_by_kind_and_code() {
+        assert!(is_transient(&service_error("ThrottlingException")));
+        assert!(is_transient(&service_error("OperationTimeoutException")));
+        assert!(is_transient(&service_error(
+            "ProvisionedThroughputExceededException"
+        )));
+        assert!(!is_transient(&service_error("EntityNotFoundException")));
+        assert!(!is_transient(&service_error("AccessDeniedException")));
+        assert_eq!(
+            error_code(&service_error("CrawlerRunningException")),
+            Some("CrawlerRunningException")
+        );
+        let timeout: SdkError<CodedError, ()> = SdkError::timeout_error("read timed out");
+        assert!(is_transient(&timeout));
+        assert_eq!(error_code(&timeout), None);
+        let construction: SdkError<CodedError, ()> =
+            SdkError::construction_failure("missing field");
+        assert!(!is_transient(&construction));
     }
 }

@@ -188,6 +188,15 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+/// Run `future`, turning a panic inside it into `Err(panic message)`. For grouped work
+/// (one Glue call for many messages) whose messages must fail, not the batch, on a bug.
+pub async fn catch_panic<T>(future: impl Future<Output = T>) -> Result<T, String> {
+    AssertUnwindSafe(future)
+        .catch_unwind()
+        .await
+        .map_err(|payload| panic_message(payload.as_ref()))
+}
+
 /// Process every record of `event` with `handler`, at most `config.concurrency` at once.
 /// Panics are caught per record.
 pub async fn process_each<'a, F, Fut, E>(
@@ -360,6 +369,13 @@ mod tests {
             .map(|(id, _)| id.clone().unwrap())
             .collect();
         assert_eq!(ids, (0..20).map(|i| format!("m{i}")).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn catch_panic_returns_the_message() {
+        assert_eq!(catch_panic(async { 7 }).await, Ok(7));
+        let caught = catch_panic(async { panic!("grouped work failed") }).await;
+        assert_eq!(caught, Err::<(), _>("grouped work failed".to_string()));
     }
 
     #[test]

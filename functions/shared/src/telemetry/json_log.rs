@@ -65,7 +65,7 @@ impl Visit for JsonVisitor<'_> {
 }
 
 /// `outer: inner: innermost` — the whole cause chain, so a log line keeps the cause.
-pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {

@@ -82,6 +82,136 @@ pub fn postgres() -> &'static PgServer {
 
 static NEXT_ENV: AtomicU32 = AtomicU32::new(0);
 
+/// The Lambda SQS event an event source mapping would build from received messages.
+pub fn sqs_event_from(
+    messages: &[aws_sdk_sqs::types::Message],
+    queue_arn: &str,
+) -> aws_lambda_events::sqs::SqsEvent {
+    let mut event = aws_lambda_events::sqs::SqsEvent::default();
+    for m in messages {
+        let mut record = aws_lambda_events::sqs::SqsMessage::default();
+        record.message_id = m.message_id.clone();
+        record.receipt_handle = m.receipt_handle.clone();
+        record.body = m.body.clone();
+        record.md5_of_body = m.md5_of_body.clone();
+        record.event_source = Some("aws:sqs".into());
+        record.event_source_arn = Some(queue_arn.to_string());
+        record.aws_region = Some(TEST_REGION.into());
+        if let Some(attributes) = &m.attributes {
+            for (name, value) in attributes {
+                record
+                    .attributes
+                    .insert(name.as_str().to_string(), value.clone());
+            }
+        }
+        event.records.push(record);
+    }
+    event
+}
+
+/// Receive until `want` messages arrived or `timeout` passed (long polls of 1 s).
+pub async fn receive_messages(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    want: usize,
+    timeout: std::time::Duration,
+) -> Result<Vec<aws_sdk_sqs::types::Message>, aws_sdk_sqs::Error> {
+    let started = std::time::Instant::now();
+    let mut messages = Vec::new();
+    while messages.len() < want && started.elapsed() < timeout {
+        let out = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+            .send()
+            .await?;
+        messages.extend(out.messages.unwrap_or_default());
+    }
+    Ok(messages)
+}
+
+/// Create a queue and return its (url, arn).
+pub async fn create_queue(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+) -> Result<(String, String), aws_sdk_sqs::Error> {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let url = sqs
+        .create_queue()
+        .queue_name(name)
+        .send()
+        .await?
+        .queue_url
+        .unwrap_or_default();
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await?;
+    let arn = attrs
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn))
+        .cloned()
+        .unwrap_or_default();
+    Ok((url, arn))
+}
+
+/// Plays Lambda's SQS event source mapping against a real (moto) queue: receive a batch,
+/// hand it to the function as an `SqsEvent`, then delete exactly the messages that are not
+/// in `batchItemFailures`. Failed messages stay invisible until the queue's visibility
+/// timeout, then come back (and go to the DLQ after `maxReceiveCount`, if one is set).
+#[derive(Debug, Clone)]
+pub struct SqsEventSource {
+    pub sqs: aws_sdk_sqs::Client,
+    pub queue_url: String,
+    pub queue_arn: String,
+}
+
+impl SqsEventSource {
+    /// Receive up to `want` messages (waiting at most `timeout`) as one Lambda event.
+    pub async fn poll(
+        &self,
+        want: usize,
+        timeout: std::time::Duration,
+    ) -> Result<aws_lambda_events::sqs::SqsEvent, aws_sdk_sqs::Error> {
+        let messages = receive_messages(&self.sqs, &self.queue_url, want, timeout).await?;
+        Ok(sqs_event_from(&messages, &self.queue_arn))
+    }
+
+    /// Delete the messages of `event` that `response` does not report as failed; returns
+    /// how many were deleted.
+    pub async fn complete(
+        &self,
+        event: &aws_lambda_events::sqs::SqsEvent,
+        response: &aws_lambda_events::sqs::SqsBatchResponse,
+    ) -> Result<usize, aws_sdk_sqs::Error> {
+        let failed: std::collections::HashSet<&str> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        let mut deleted = 0;
+        for record in &event.records {
+            let (Some(id), Some(handle)) = (&record.message_id, &record.receipt_handle) else {
+                continue;
+            };
+            if !failed.contains(id.as_str()) {
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await?;
+                deleted += 1;
+            }
+        }
+        Ok(deleted)
+    }
+}
+
 /// One test's view of the stack: SDK config pointed at moto and a unique name prefix.
 #[derive(Debug, Clone)]
 pub struct TestEnv {
