@@ -10,6 +10,7 @@
 pub mod aws;
 pub mod batch;
 pub mod envelope;
+pub mod flatten;
 pub mod retry;
 pub mod telemetry;
 
