@@ -1,29 +1,469 @@
-//! Maps the Lambda event to domain calls. Skeleton: answers every event with a clear
-//! "not implemented" error until its issue lands.
+//! Firehose transformation: every record is decoded, flattened and answered exactly once,
+//! in input order, as `Ok`, `Dropped` or `ProcessingFailed` — and the response never
+//! exceeds the byte budget (records that do not fit are re-ingested and `Dropped`).
 
-use ferrolake_shared::NotImplemented;
-use lambda_runtime::LambdaEvent;
-use serde_json::Value;
+use crate::config::{Config, Overflow};
+use crate::event::{
+    base64_len, record_size, FirehoseEvent, FirehoseRecord, FirehoseResponse, RecordResult,
+    ResponseMetadata, ResponseRecord, ENVELOPE_BYTES,
+};
+use crate::partition::{partition_values, watched_fields};
+use crate::reingest::{reingest_all, Entry, Reingest, Target};
+use base64::Engine;
+use ferrolake_shared::batch::panic_message;
+use ferrolake_shared::flatten::{FlattenError, Flattener};
+use ferrolake_shared::retry::{Backoff, Deadline};
+use ferrolake_shared::telemetry::Metrics;
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-pub async fn handle(_event: LambdaEvent<Value>) -> Result<Value, NotImplemented> {
-    Err(NotImplemented {
-        function: "firehose-flatten",
-    })
+/// Metric names (EMF, namespace `ferrolake`).
+pub mod metric {
+    pub const RECORDS: &str = "Records";
+    pub const OK: &str = "RecordsOk";
+    pub const DROPPED: &str = "RecordsDropped";
+    pub const FAILED: &str = "RecordsProcessingFailed";
+    pub const REINGESTED: &str = "RecordsReingested";
+    pub const REINGEST_FAILED: &str = "RecordsReingestFailed";
+    pub const BYTES_IN: &str = "BytesIn";
+    pub const BYTES_OUT: &str = "BytesOut";
+    pub const COLLISIONS: &str = "KeyCollisions";
+    pub const LINES: &str = "OutputLines";
+    pub const RESPONSE_BYTES: &str = "ResponseBytes";
+}
+
+/// Why a record failed, as logged (with its recordId).
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("`data` is missing or not a string")]
+    DataNotString,
+    #[error("`data` is not valid base64: {0}")]
+    Base64(#[from] base64::DecodeError),
+    #[error("gzip data could not be decompressed: {0}")]
+    Gzip(#[source] std::io::Error),
+    #[error("gzip data decompresses beyond {limit} bytes")]
+    GzipTooLarge { limit: usize },
+    #[error(transparent)]
+    Flatten(#[from] FlattenError),
+    #[error("flattened output ({bytes} bytes of base64) alone exceeds the response budget of {budget} bytes")]
+    TooLarge { bytes: usize, budget: usize },
+    #[error("processing panicked: {0}")]
+    Panicked(String),
+    #[error("does not fit the response and re-ingestion is off (OVERFLOW=fail)")]
+    OverflowFail,
+    #[error("does not fit the response and cannot be re-ingested: the event names no delivery or source stream")]
+    NoReingestTarget,
+    #[error("does not fit the response and re-ingestion failed: {0}")]
+    Reingest(String),
+}
+
+enum State {
+    Ok {
+        data: String,
+        keys: Option<BTreeMap<String, String>>,
+        out_bytes: usize,
+    },
+    Dropped,
+    Failed(RecordError),
+    /// Ok, but did not fit: waiting for re-ingestion.
+    Overflow,
+}
+
+struct Prepared<'e> {
+    record: &'e FirehoseRecord,
+    /// The original base64 text (for `ProcessingFailed`).
+    original_b64: Option<&'e str>,
+    /// The original bytes (for re-ingestion).
+    original: Vec<u8>,
+    state: State,
+    /// Whether a `ProcessingFailed` answer carries the original data.
+    failed_with_data: bool,
+}
+
+pub struct FirehoseFlatten<R> {
+    config: Config,
+    reingest: R,
+    backoff: Backoff,
+}
+
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+impl<R: Reingest> FirehoseFlatten<R> {
+    pub fn new(config: Config, reingest: R) -> Self {
+        let backoff = Backoff {
+            base: Duration::from_millis(100),
+            cap: Duration::from_secs(2),
+            max_attempts: 6,
+        };
+        Self {
+            config,
+            reingest,
+            backoff,
+        }
+    }
+
+    pub fn with_backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn reingest(&self) -> &R {
+        &self.reingest
+    }
+
+    fn flattener(&self) -> Result<Flattener, FlattenError> {
+        Ok(Flattener::new(self.config.flatten.clone())?
+            .watch(&watched_fields(&self.config.partition_keys))
+            .drop_where(&self.config.drop_where))
+    }
+
+    pub async fn handle(
+        &self,
+        event: &FirehoseEvent,
+        ctx: &lambda_runtime::Context,
+        metrics: &Metrics,
+    ) -> FirehoseResponse {
+        let deadline = Deadline::from_context(ctx, self.config.deadline_reserve);
+        self.process(event, &deadline, metrics).await
+    }
+
+    pub async fn process(
+        &self,
+        event: &FirehoseEvent,
+        deadline: &Deadline,
+        metrics: &Metrics,
+    ) -> FirehoseResponse {
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        metrics.count(metric::RECORDS, event.records.len() as u64);
+        let mut prepared: Vec<Prepared> = Vec::with_capacity(event.records.len());
+        let mut flattener = self.flattener();
+        let mut out = Vec::new();
+        for record in &event.records {
+            let original_b64 = record.data.as_ref().and_then(|d| d.as_str());
+            let mut p = Prepared {
+                record,
+                original_b64,
+                original: Vec::new(),
+                state: State::Dropped,
+                failed_with_data: false,
+            };
+            p.state = match &mut flattener {
+                Err(e) => State::Failed(RecordError::Flatten(e.clone())),
+                Ok(f) => {
+                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        self.transform(
+                            record,
+                            original_b64,
+                            f,
+                            &mut out,
+                            &mut p.original,
+                            now_ms,
+                            metrics,
+                        )
+                    }));
+                    match result {
+                        Ok(state) => state,
+                        Err(panic) => {
+                            // The flattener's buffers may be mid-way: start a fresh one.
+                            flattener = self.flattener();
+                            State::Failed(RecordError::Panicked(panic_message(panic.as_ref())))
+                        }
+                    }
+                }
+            };
+            prepared.push(p);
+        }
+
+        self.fit_to_budget(&mut prepared);
+        self.reingest_overflow(event, &mut prepared, deadline, metrics)
+            .await;
+        self.respond(prepared, metrics)
+    }
+
+    /// Decode, gunzip and flatten one record.
+    #[allow(clippy::too_many_arguments)]
+    fn transform(
+        &self,
+        record: &FirehoseRecord,
+        original_b64: Option<&str>,
+        flattener: &mut Flattener,
+        out: &mut Vec<u8>,
+        original: &mut Vec<u8>,
+        now_ms: i64,
+        metrics: &Metrics,
+    ) -> State {
+        let Some(b64) = original_b64 else {
+            return State::Failed(RecordError::DataNotString);
+        };
+        *original = match base64::engine::general_purpose::STANDARD.decode(b64) {
+            Ok(bytes) => bytes,
+            Err(e) => return State::Failed(RecordError::Base64(e)),
+        };
+        metrics.count(metric::BYTES_IN, original.len() as u64);
+        if original.iter().all(u8::is_ascii_whitespace) {
+            tracing::debug!(recordId = %record.record_id, "empty record dropped");
+            return State::Dropped;
+        }
+        let gunzipped;
+        let input: &[u8] = if original.starts_with(&GZIP_MAGIC) {
+            let limit = self.config.max_decompressed_bytes;
+            let mut decoded = Vec::new();
+            let mut reader =
+                flate2::read::GzDecoder::new(original.as_slice()).take(limit as u64 + 1);
+            if let Err(e) = reader.read_to_end(&mut decoded) {
+                return State::Failed(RecordError::Gzip(e));
+            }
+            if decoded.len() > limit {
+                return State::Failed(RecordError::GzipTooLarge { limit });
+            }
+            gunzipped = decoded;
+            &gunzipped
+        } else {
+            original
+        };
+        out.clear();
+        let summary = match flattener.flatten(input, out) {
+            Ok(summary) => summary,
+            Err(e) => return State::Failed(RecordError::Flatten(e)),
+        };
+        metrics.count(metric::COLLISIONS, summary.collisions as u64);
+        metrics.count(metric::LINES, summary.lines as u64);
+        if summary.lines == 0 {
+            tracing::debug!(recordId = %record.record_id, dropped = summary.dropped as u64, "every object matched DROP_WHERE");
+            return State::Dropped;
+        }
+        let keys = (!self.config.partition_keys.is_empty()).then(|| {
+            partition_values(
+                &self.config.partition_keys,
+                &summary.watched,
+                record.arrival_millis().unwrap_or(now_ms),
+                &self.config.partition_default,
+            )
+        });
+        let data = base64::engine::general_purpose::STANDARD.encode(&*out);
+        State::Ok {
+            data,
+            keys,
+            out_bytes: out.len(),
+        }
+    }
+
+    /// Decide, in input order, which `Ok` records fit the response budget. Every record's
+    /// smallest possible entry is reserved first: every recordId must appear.
+    fn fit_to_budget(&self, prepared: &mut [Prepared]) {
+        let budget = self.config.response_budget;
+        let failed_size = |id: &str| record_size(id, RecordResult::ProcessingFailed, None, None);
+        let mut total = ENVELOPE_BYTES + prepared.len().saturating_sub(1);
+        for p in prepared.iter() {
+            let id = p.record.record_id.as_str();
+            total += match p.state {
+                State::Dropped => record_size(id, RecordResult::Dropped, None, None),
+                _ => failed_size(id),
+            };
+        }
+        for p in prepared.iter_mut() {
+            let id = p.record.record_id.as_str();
+            match &p.state {
+                State::Ok { data, keys, .. } => {
+                    let full = record_size(id, RecordResult::Ok, Some(data.len()), keys.as_ref());
+                    if ENVELOPE_BYTES + full > budget {
+                        p.state = State::Failed(RecordError::TooLarge {
+                            bytes: data.len(),
+                            budget,
+                        });
+                    } else if total - failed_size(id) + full <= budget {
+                        total = total - failed_size(id) + full;
+                    } else {
+                        p.state = State::Overflow;
+                    }
+                }
+                State::Failed(_) => {
+                    let with_data = record_size(
+                        id,
+                        RecordResult::ProcessingFailed,
+                        p.original_b64.map(str::len),
+                        None,
+                    );
+                    if p.original_b64.is_some() && total - failed_size(id) + with_data <= budget {
+                        total = total - failed_size(id) + with_data;
+                        p.failed_with_data = true;
+                    }
+                }
+                State::Dropped | State::Overflow => {}
+            }
+        }
+    }
+
+    async fn reingest_overflow(
+        &self,
+        event: &FirehoseEvent,
+        prepared: &mut [Prepared<'_>],
+        deadline: &Deadline,
+        metrics: &Metrics,
+    ) {
+        let overflow: Vec<usize> = (0..prepared.len())
+            .filter(|&i| matches!(prepared[i].state, State::Overflow))
+            .collect();
+        if overflow.is_empty() {
+            return;
+        }
+        let target = match self.config.overflow {
+            Overflow::Fail => None,
+            Overflow::Reingest => Target::from_arns(
+                event.delivery_stream_arn.as_deref(),
+                event.source_kinesis_stream_arn.as_deref(),
+            ),
+        };
+        let Some(target) = target else {
+            for &i in &overflow {
+                prepared[i].state = State::Failed(match self.config.overflow {
+                    Overflow::Fail => RecordError::OverflowFail,
+                    Overflow::Reingest => RecordError::NoReingestTarget,
+                });
+            }
+            return;
+        };
+        let outcome = {
+            let entries: Vec<Entry> = overflow
+                .iter()
+                .map(|&i| {
+                    let p = &prepared[i];
+                    Entry {
+                        data: &p.original,
+                        partition_key: p.record.partition_key().unwrap_or(&p.record.record_id),
+                    }
+                })
+                .collect();
+            // A bug in the adapter must fail these records, not the batch.
+            ferrolake_shared::batch::catch_panic(reingest_all(
+                &self.reingest,
+                &target,
+                &entries,
+                &self.backoff,
+                deadline,
+            ))
+            .await
+            .unwrap_or_else(|panic| {
+                vec![Some(format!("re-ingestion panicked: {panic}")); entries.len()]
+            })
+        };
+        for (&i, result) in overflow.iter().zip(outcome) {
+            prepared[i].state = match result {
+                None => {
+                    metrics.count(metric::REINGESTED, 1);
+                    State::Dropped
+                }
+                Some(error) => {
+                    metrics.count(metric::REINGEST_FAILED, 1);
+                    State::Failed(RecordError::Reingest(error))
+                }
+            };
+        }
+        tracing::info!(
+            target = ?target,
+            reingested = metrics.counter(metric::REINGESTED),
+            failed = metrics.counter(metric::REINGEST_FAILED),
+            "records over the response budget re-ingested"
+        );
+    }
+
+    fn respond(&self, prepared: Vec<Prepared>, metrics: &Metrics) -> FirehoseResponse {
+        let mut response = FirehoseResponse {
+            records: Vec::with_capacity(prepared.len()),
+        };
+        for p in prepared {
+            let record_id = p.record.record_id.clone();
+            let entry = match p.state {
+                State::Ok {
+                    data,
+                    keys,
+                    out_bytes,
+                } => {
+                    metrics.count(metric::OK, 1);
+                    metrics.count(metric::BYTES_OUT, out_bytes as u64);
+                    ResponseRecord {
+                        record_id,
+                        result: RecordResult::Ok,
+                        data: Some(data),
+                        metadata: keys.map(|partition_keys| ResponseMetadata { partition_keys }),
+                    }
+                }
+                State::Dropped => {
+                    metrics.count(metric::DROPPED, 1);
+                    ResponseRecord {
+                        record_id,
+                        result: RecordResult::Dropped,
+                        data: None,
+                        metadata: None,
+                    }
+                }
+                State::Failed(error) => {
+                    metrics.count(metric::FAILED, 1);
+                    tracing::warn!(recordId = %record_id, error = %error, "record ProcessingFailed");
+                    let data = if p.failed_with_data {
+                        p.original_b64.map(str::to_string)
+                    } else {
+                        None
+                    };
+                    ResponseRecord {
+                        record_id,
+                        result: RecordResult::ProcessingFailed,
+                        data,
+                        metadata: None,
+                    }
+                }
+                State::Overflow => {
+                    unreachable!("every overflow record is resolved by reingest_overflow")
+                }
+            };
+            response.records.push(entry);
+        }
+        let size = ENVELOPE_BYTES
+            + response.records.len().saturating_sub(1)
+            + response
+                .records
+                .iter()
+                .map(|r| {
+                    record_size(
+                        &r.record_id,
+                        r.result,
+                        r.data.as_ref().map(String::len),
+                        r.metadata.as_ref().map(|m| &m.partition_keys),
+                    )
+                })
+                .sum::<usize>();
+        metrics.record(
+            metric::RESPONSE_BYTES,
+            ferrolake_shared::telemetry::Unit::Bytes,
+            size as f64,
+        );
+        tracing::info!(
+            records = response.records.len() as u64,
+            ok = metrics.counter(metric::OK),
+            dropped = metrics.counter(metric::DROPPED),
+            failed = metrics.counter(metric::FAILED),
+            reingested = metrics.counter(metric::REINGESTED),
+            bytes_in = metrics.counter(metric::BYTES_IN),
+            bytes_out = metrics.counter(metric::BYTES_OUT),
+            response_bytes = size as u64,
+            "batch transformed"
+        );
+        response
+    }
+}
+
+/// Expected base64 size of `n` output bytes (for callers sizing budgets).
+pub fn encoded_len(n: usize) -> usize {
+    base64_len(n)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn answers_not_implemented() {
-        let event = LambdaEvent::new(Value::Null, lambda_runtime::Context::default());
-        let err = handle(event).await.unwrap_err();
-        let diagnostic = lambda_runtime::Diagnostic::from(err);
-        assert_eq!(diagnostic.error_type, "NotImplemented");
-        assert_eq!(
-            diagnostic.error_message,
-            "firehose-flatten is not implemented yet"
-        );
-    }
-}
+mod tests;

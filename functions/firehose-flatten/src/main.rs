@@ -1,9 +1,36 @@
-//! `firehose-flatten` Lambda entry point: telemetry, then the runtime loop.
+//! `firehose-flatten` Lambda entry point: telemetry, config, clients, runtime loop.
+#![recursion_limit = "256"]
 
-mod handler;
+use ferrolake_shared::telemetry;
+use firehose_flatten::{
+    config::Config, event::FirehoseEvent, handler::FirehoseFlatten, reingest::SdkReingest,
+};
+use lambda_runtime::{service_fn, LambdaEvent};
+
+const FUNCTION: &str = "firehose-flatten";
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    ferrolake_shared::telemetry::init("firehose-flatten");
-    lambda_runtime::run(lambda_runtime::service_fn(handler::handle)).await
+    telemetry::init(FUNCTION);
+    let config = Config::from_env()?;
+    let sdk = ferrolake_shared::aws::load_config().await;
+    let reingest = SdkReingest {
+        firehose: aws_sdk_firehose::Client::new(&sdk),
+        kinesis: aws_sdk_kinesis::Client::new(&sdk),
+    };
+    let function = FirehoseFlatten::new(config, reingest);
+    let function = &function;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<FirehoseEvent>| async move {
+            let name = telemetry::function_name(FUNCTION);
+            let response = telemetry::with_metrics(&name, |metrics| async move {
+                function
+                    .handle(&event.payload, &event.context, &metrics)
+                    .await
+            })
+            .await;
+            Ok::<_, std::convert::Infallible>(response)
+        },
+    ))
+    .await
 }

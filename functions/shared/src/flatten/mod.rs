@@ -560,9 +560,7 @@ impl Flattener {
                 if top && (self.excluded() || !self.allowed_descend()) {
                     return self.skip(sc);
                 }
-                if depth >= self.opts.max_depth
-                    || (top && self.json_paths.contains(&self.path))
-                {
+                if depth >= self.opts.max_depth || (top && self.json_paths.contains(&self.path)) {
                     return self.stringified(sc, out, depth, level);
                 }
                 sc.pos += 1;

@@ -1,0 +1,211 @@
+//! Firehose transformation request and response. The request types are lenient on
+//! purpose (`aws_lambda_events` is strict: one fractional timestamp or string
+//! subsequence number fails the whole batch before the handler runs): everything but the
+//! record list is optional and loosely typed, and `data` is decoded per record.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FirehoseEvent {
+    #[serde(default)]
+    pub invocation_id: Option<String>,
+    #[serde(default)]
+    pub delivery_stream_arn: Option<String>,
+    /// Present only when the delivery stream reads a Kinesis Data Stream.
+    #[serde(default)]
+    pub source_kinesis_stream_arn: Option<String>,
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub records: Vec<FirehoseRecord>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FirehoseRecord {
+    #[serde(default)]
+    pub record_id: String,
+    /// Epoch milliseconds; accepted as integer, fraction or numeric string.
+    #[serde(default)]
+    pub approximate_arrival_timestamp: Option<Value>,
+    /// Base64 of the record bytes; anything else fails only this record.
+    #[serde(default)]
+    pub data: Option<Value>,
+    #[serde(default)]
+    pub kinesis_record_metadata: Option<Value>,
+}
+
+impl FirehoseRecord {
+    /// Arrival time in epoch milliseconds, if it can be read.
+    pub fn arrival_millis(&self) -> Option<i64> {
+        millis(self.approximate_arrival_timestamp.as_ref()?)
+    }
+
+    /// The Kinesis partition key of a record from a Kinesis Data Stream source.
+    pub fn partition_key(&self) -> Option<&str> {
+        self.kinesis_record_metadata
+            .as_ref()?
+            .get("partitionKey")?
+            .as_str()
+    }
+}
+
+fn millis(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        Value::String(s) => s.trim().parse::<f64>().ok().map(|f| f as i64),
+        _ => None,
+    }
+}
+
+/// The exact strings Firehose accepts in `result`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum RecordResult {
+    Ok,
+    Dropped,
+    ProcessingFailed,
+}
+
+impl RecordResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordResult::Ok => "Ok",
+            RecordResult::Dropped => "Dropped",
+            RecordResult::ProcessingFailed => "ProcessingFailed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResponseMetadata {
+    #[serde(rename = "partitionKeys")]
+    pub partition_keys: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResponseRecord {
+    pub record_id: String,
+    pub result: RecordResult,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<ResponseMetadata>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FirehoseResponse {
+    pub records: Vec<ResponseRecord>,
+}
+
+/// Lambda's hard limit for a synchronous response (6 MiB + 100 bytes).
+pub const LAMBDA_RESPONSE_LIMIT: usize = 6_291_556;
+
+/// `{"records":[` + `]}`
+pub const ENVELOPE_BYTES: usize = 14;
+
+/// Serialized length of `s` as a JSON string.
+pub fn json_string_len(s: &str) -> usize {
+    let mut len = 2;
+    for c in s.chars() {
+        len += match c {
+            '"' | '\\' | '\n' | '\r' | '\t' | '\u{08}' | '\u{0c}' => 2,
+            c if (c as u32) < 0x20 => 6,
+            c => c.len_utf8(),
+        };
+    }
+    len
+}
+
+/// Exact serialized size of one response record (as `serde_json` writes it).
+pub fn record_size(
+    record_id: &str,
+    result: RecordResult,
+    data_len: Option<usize>,
+    keys: Option<&BTreeMap<String, String>>,
+) -> usize {
+    // `{"recordId":` (12) <id> `,"result":"` (11) <r> `"}` (2)
+    let mut size = 12 + json_string_len(record_id) + 11 + result.as_str().len() + 1 + 1;
+    if let Some(len) = data_len {
+        // ,"data":"<b64>"
+        size += 9 + len + 1;
+    }
+    if let Some(keys) = keys {
+        // ,"metadata":{"partitionKeys":{...}}
+        let mut map = 2;
+        for (i, (k, v)) in keys.iter().enumerate() {
+            map += usize::from(i > 0) + json_string_len(k) + 1 + json_string_len(v);
+        }
+        size += 12 + 17 + map + 1;
+    }
+    size
+}
+
+/// Base64 length of `n` bytes (standard, padded).
+pub fn base64_len(n: usize) -> usize {
+    n.div_ceil(3) * 4
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn lenient_event_accepts_odd_fields() {
+        let event: FirehoseEvent = serde_json::from_str(
+            r#"{"invocationId":"i","records":[
+                {"recordId":"a","approximateArrivalTimestamp":1795309323456.5,"data":"e30=",
+                 "kinesisRecordMetadata":{"subsequenceNumber":"x","partitionKey":"pk-1","sequenceNumber":"49"}},
+                {"recordId":"b","approximateArrivalTimestamp":"1795309323456","data":42},
+                {"recordId":"c","unknownField":true}
+            ]}"#,
+        )
+        .unwrap();
+        assert_eq!(event.records.len(), 3);
+        assert_eq!(event.records[0].arrival_millis(), Some(1_795_309_323_456));
+        assert_eq!(event.records[0].partition_key(), Some("pk-1"));
+        assert_eq!(event.records[1].arrival_millis(), Some(1_795_309_323_456));
+        assert!(event.records[2].data.is_none());
+    }
+
+    fn arb_keys() -> impl Strategy<Value = Option<BTreeMap<String, String>>> {
+        prop::option::of(prop::collection::btree_map(
+            "\\PC{0,6}",
+            "[\\PC\"\\\\\n\u{1}]{0,8}",
+            0..4,
+        ))
+    }
+
+    proptest! {
+        #[test]
+        fn size_accounting_matches_serde_exactly(
+            records in prop::collection::vec(("[\\PC\"\\\\\u{7}]{0,20}", 0..3u8, prop::option::of("[A-Za-z0-9+/=]{0,64}"), arb_keys()), 0..6)
+        ) {
+            let mut response = FirehoseResponse::default();
+            let mut expected = ENVELOPE_BYTES + records.len().saturating_sub(1);
+            for (id, r, data, keys) in records {
+                let result = [RecordResult::Ok, RecordResult::Dropped, RecordResult::ProcessingFailed][r as usize];
+                expected += record_size(&id, result, data.as_ref().map(String::len), keys.as_ref());
+                response.records.push(ResponseRecord {
+                    record_id: id,
+                    result,
+                    data,
+                    metadata: keys.map(|partition_keys| ResponseMetadata { partition_keys }),
+                });
+            }
+            prop_assert_eq!(serde_json::to_vec(&response).unwrap().len(), expected);
+        }
+    }
+
+    #[test]
+    fn base64_lengths() {
+        assert_eq!(base64_len(0), 0);
+        assert_eq!(base64_len(1), 4);
+        assert_eq!(base64_len(3), 4);
+        assert_eq!(base64_len(4), 8);
+    }
+}
