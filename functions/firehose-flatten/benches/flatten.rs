@@ -1,1 +1,141 @@
-fn main() {}
+//! firehose-flatten throughput: the whole handler path minus network (event JSON →
+//! lenient parse → base64 decode → flatten → base64 encode → size guard → response JSON),
+//! over realistic clickstream batches of 1, 3 and 6 MB. The 6 MB batch overflows the
+//! response (flattening grows the data), so it also exercises the size guard, with a
+//! re-ingestion sink that accepts everything (no network).
+//! Also: the `serde_json::Value` round-trip floor, and peak RSS after a 6 MB batch.
+
+use base64::Engine;
+use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
+use ferrolake_shared::retry::Deadline;
+use ferrolake_shared::streams::{Entry, PutError, StreamPut, Target};
+use ferrolake_shared::telemetry::Metrics;
+use firehose_flatten::config::Config;
+use firehose_flatten::event::FirehoseEvent;
+use firehose_flatten::handler::FirehoseFlatten;
+use firehose_flatten::sample::firehose_event;
+use std::time::Duration;
+
+struct AcceptAll;
+
+impl StreamPut for AcceptAll {
+    async fn put(
+        &self,
+        _target: &Target,
+        entries: &[Entry<'_>],
+    ) -> Result<Vec<Option<String>>, PutError> {
+        Ok(vec![None; entries.len()])
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime")
+}
+
+fn handler_path(
+    f: &FirehoseFlatten<AcceptAll>,
+    rt: &tokio::runtime::Runtime,
+    event_json: &str,
+) -> usize {
+    let event: FirehoseEvent = serde_json::from_str(event_json).expect("event");
+    let metrics = Metrics::new("bench", false);
+    let deadline = Deadline::after(Duration::from_secs(300), Duration::ZERO);
+    let response = rt.block_on(f.process(&event, &deadline, &metrics));
+    serde_json::to_vec(&response).expect("response").len()
+}
+
+/// base64 → serde_json::Value → serialize → base64 per record, no flattening: the floor a
+/// Value-tree implementation cannot beat.
+fn value_round_trip(event_json: &str) -> usize {
+    let event: FirehoseEvent = serde_json::from_str(event_json).expect("event");
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut total = 0;
+    for r in &event.records {
+        let bytes = b64
+            .decode(r.data.as_ref().and_then(|d| d.as_str()).unwrap_or_default())
+            .unwrap_or_default();
+        let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        let out = serde_json::to_vec(&value).unwrap_or_default();
+        total += b64.encode(out).len();
+    }
+    total
+}
+
+fn benches(c: &mut Criterion) {
+    let rt = runtime();
+    let f = FirehoseFlatten::new(Config::from_lookup(|_| None).expect("defaults"), AcceptAll);
+    let mut group = c.benchmark_group("firehose-flatten");
+    group.sample_size(10).measurement_time(Duration::from_secs(
+        std::env::var("BENCH_SECONDS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(10),
+    ));
+    for mb in [1usize, 3, 6] {
+        let event = firehose_event(42, mb * 1_000_000, false);
+        group.throughput(Throughput::Bytes(event.len() as u64));
+        group.bench_with_input(
+            BenchmarkId::new("handler", format!("{mb}MB")),
+            &event,
+            |b, e| b.iter(|| handler_path(&f, &rt, e)),
+        );
+        group.bench_with_input(
+            BenchmarkId::new("value-round-trip", format!("{mb}MB")),
+            &event,
+            |b, e| b.iter(|| value_round_trip(e)),
+        );
+    }
+    group.finish();
+}
+
+fn peak_rss_mib() -> f64 {
+    let mut usage = unsafe { std::mem::zeroed::<libc::rusage>() };
+    // SAFETY: getrusage fills the struct we own.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    usage.ru_maxrss as f64 / 1024.0
+}
+
+fn report_sizes_and_memory() {
+    let rt = runtime();
+    let f = FirehoseFlatten::new(Config::from_lookup(|_| None).expect("defaults"), AcceptAll);
+    let before = peak_rss_mib();
+    let event = firehose_event(42, 6_000_000, false);
+    let response = handler_path(&f, &rt, &event);
+    let parsed: FirehoseEvent = serde_json::from_str(&event).expect("event");
+    // Output/input ratio without the budget: flatten everything once.
+    let mut flattener =
+        ferrolake_shared::flatten::Flattener::new(Default::default()).expect("defaults");
+    let (mut input, mut output) = (0usize, 0usize);
+    let mut out = Vec::new();
+    for r in &parsed.records {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(r.data.as_ref().and_then(|d| d.as_str()).unwrap_or_default())
+            .unwrap_or_default();
+        out.clear();
+        flattener.flatten(&bytes, &mut out).expect("flatten");
+        input += bytes.len();
+        output += out.len();
+    }
+    println!(
+        "6MB batch: event {} bytes, {} records, response {} bytes; flattened/raw size ratio {:.3}; peak RSS {:.1} MiB (before the batch {:.1} MiB)",
+        event.len(),
+        parsed.records.len(),
+        response,
+        output as f64 / input as f64,
+        peak_rss_mib(),
+        before
+    );
+}
+
+criterion_group!(group, benches);
+
+fn main() {
+    report_sizes_and_memory();
+    group();
+    criterion::Criterion::default()
+        .configure_from_args()
+        .final_summary();
+}

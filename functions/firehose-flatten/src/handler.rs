@@ -8,11 +8,11 @@ use crate::event::{
     ResponseMetadata, ResponseRecord, ENVELOPE_BYTES,
 };
 use crate::partition::{partition_values, watched_fields};
-use crate::reingest::{reingest_all, Entry, Reingest, Target};
 use base64::Engine;
 use ferrolake_shared::batch::panic_message;
 use ferrolake_shared::flatten::{FlattenError, Flattener};
 use ferrolake_shared::retry::{Backoff, Deadline};
+use ferrolake_shared::streams::{put_all, Entry, StreamPut, Target};
 use ferrolake_shared::telemetry::Metrics;
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -89,7 +89,7 @@ pub struct FirehoseFlatten<R> {
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
-impl<R: Reingest> FirehoseFlatten<R> {
+impl<R: StreamPut> FirehoseFlatten<R> {
     pub fn new(config: Config, reingest: R) -> Self {
         let backoff = Backoff {
             base: Duration::from_millis(100),
@@ -343,7 +343,7 @@ impl<R: Reingest> FirehoseFlatten<R> {
                 })
                 .collect();
             // A bug in the adapter must fail these records, not the batch.
-            ferrolake_shared::batch::catch_panic(reingest_all(
+            ferrolake_shared::batch::catch_panic(put_all(
                 &self.reingest,
                 &target,
                 &entries,

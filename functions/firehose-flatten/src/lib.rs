@@ -3,7 +3,6 @@
 //! - [`event`]: lenient request types and the response with exact size accounting.
 //! - [`config`]: settings from the environment.
 //! - [`partition`]: dynamic-partitioning keys.
-//! - [`reingest`]: the re-ingestion port (PutRecordBatch / PutRecords) and its SDK adapter.
 //! - [`handler`]: per-record processing, the 6 MB size guard, re-ingestion.
 //! - [`sample`]: a seeded generator of realistic clickstream events (tests, benchmarks).
 //!
@@ -13,5 +12,4 @@ pub mod config;
 pub mod event;
 pub mod handler;
 pub mod partition;
-pub mod reingest;
 pub mod sample;

@@ -1,10 +1,9 @@
 //! `firehose-flatten` Lambda entry point: telemetry, config, clients, runtime loop.
 #![recursion_limit = "256"]
 
+use ferrolake_shared::streams::SdkStreams;
 use ferrolake_shared::telemetry;
-use firehose_flatten::{
-    config::Config, event::FirehoseEvent, handler::FirehoseFlatten, reingest::SdkReingest,
-};
+use firehose_flatten::{config::Config, event::FirehoseEvent, handler::FirehoseFlatten};
 use lambda_runtime::{service_fn, LambdaEvent};
 
 const FUNCTION: &str = "firehose-flatten";
@@ -14,7 +13,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init(FUNCTION);
     let config = Config::from_env()?;
     let sdk = ferrolake_shared::aws::load_config().await;
-    let reingest = SdkReingest {
+    let reingest = SdkStreams {
         firehose: aws_sdk_firehose::Client::new(&sdk),
         kinesis: aws_sdk_kinesis::Client::new(&sdk),
     };

@@ -7,20 +7,20 @@ use aws_sdk_firehose::types::{DeliveryStreamType, ExtendedS3DestinationConfigura
 use aws_sdk_kinesis::types::ShardIteratorType;
 use base64::Engine;
 use ferrolake_shared::retry::Deadline;
+use ferrolake_shared::streams::SdkStreams;
 use ferrolake_shared::telemetry::Metrics;
 use ferrolake_shared::testing::TestEnv;
 use firehose_flatten::config::Config;
 use firehose_flatten::event::{FirehoseEvent, RecordResult};
 use firehose_flatten::handler::{metric, FirehoseFlatten};
-use firehose_flatten::reingest::SdkReingest;
 use firehose_flatten::sample::firehose_event;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-fn function(env: &TestEnv, budget: Option<&str>) -> FirehoseFlatten<SdkReingest> {
-    let reingest = SdkReingest {
+fn function(env: &TestEnv, budget: Option<&str>) -> FirehoseFlatten<SdkStreams> {
+    let reingest = SdkStreams {
         firehose: aws_sdk_firehose::Client::new(env.sdk_config()),
         kinesis: aws_sdk_kinesis::Client::new(env.sdk_config()),
     };

@@ -12,6 +12,8 @@ pub mod batch;
 pub mod envelope;
 pub mod flatten;
 pub mod retry;
+#[cfg(feature = "streams")]
+pub mod streams;
 pub mod telemetry;
 
 #[cfg(feature = "test-support")]

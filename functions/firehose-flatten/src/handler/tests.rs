@@ -1,6 +1,6 @@
 use super::*;
-use crate::reingest::PutError;
 use base64::engine::general_purpose::STANDARD;
+use ferrolake_shared::streams::PutError;
 use serde_json::{json, Value};
 use std::io::Write;
 use std::sync::Mutex;
@@ -13,7 +13,7 @@ struct FakeReingest {
     panic: bool,
 }
 
-impl Reingest for FakeReingest {
+impl StreamPut for FakeReingest {
     async fn put(
         &self,
         target: &Target,

@@ -1,13 +1,13 @@
-//! Re-ingestion of records that do not fit the response: their ORIGINAL bytes go back to
-//! the delivery stream (Direct PUT: Firehose PutRecordBatch) or to the source stream
-//! (Kinesis source: PutRecords with the original partition key). Chunks are bounded by
-//! count and bytes; entries that fail inside a successful response are retried alone
-//! with backoff; what still fails is reported per record.
+//! Writing records to Kinesis Data Streams (PutRecords) and Firehose delivery streams
+//! (PutRecordBatch) without losing any: chunks bounded by count and bytes, entries that
+//! fail inside a successful response (`FailedRecordCount` / `FailedPutCount`) retried
+//! alone with backoff within the deadline, and a per-record outcome for what still fails.
+//! Used by catalog-fetch (its output) and firehose-flatten (re-ingestion).
 
-use ferrolake_shared::aws::{is_transient, ProvideErrorMetadata, SdkError};
-use ferrolake_shared::retry::{Backoff, Deadline};
+use crate::aws::{is_transient, ProvideErrorMetadata, SdkError};
+use crate::retry::{Backoff, Deadline};
 
-/// Where overflow goes.
+/// A stream to write to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     DeliveryStream(String),
@@ -59,16 +59,16 @@ pub struct PutError {
     pub source: Box<dyn std::error::Error + Send + Sync>,
 }
 
-/// One record to put back.
+/// One record to write.
 #[derive(Debug, Clone, Copy)]
 pub struct Entry<'a> {
     pub data: &'a [u8],
     pub partition_key: &'a str,
 }
 
-/// The two put operations the size guard needs.
+/// The put operation (one call); the SDK adapter is [`SdkStreams`].
 #[allow(async_fn_in_trait)]
-pub trait Reingest {
+pub trait StreamPut {
     /// Put `entries` in one call; `Ok` holds one result per entry (`Some(error)` = failed).
     async fn put(
         &self,
@@ -98,8 +98,8 @@ pub fn chunks(sizes: &[usize], max_count: usize, max_bytes: usize) -> Vec<std::o
 
 /// Put every entry, retrying failed entries (and transiently failed calls) with backoff
 /// within the deadline. Returns, per entry, `None` when it was written or the last error.
-pub async fn reingest_all<R: Reingest>(
-    reingest: &R,
+pub async fn put_all<P: StreamPut>(
+    streams: &P,
     target: &Target,
     entries: &[Entry<'_>],
     backoff: &Backoff,
@@ -129,7 +129,7 @@ pub async fn reingest_all<R: Reingest>(
         for range in chunks(&sizes, max_count, max_bytes) {
             let indexes = &pending[range];
             let batch: Vec<Entry> = indexes.iter().map(|&i| entries[i]).collect();
-            match reingest.put(target, &batch).await {
+            match streams.put(target, &batch).await {
                 Ok(results) => {
                     for (&i, result) in indexes.iter().zip(results) {
                         outcome[i] = result.clone();
@@ -171,8 +171,8 @@ fn rand_rng() -> impl rand::Rng {
     rand::rng()
 }
 
-/// The SDK adapter: Firehose for delivery streams, Kinesis for source streams.
-pub struct SdkReingest {
+/// The SDK adapter: Firehose for delivery streams, Kinesis for data streams.
+pub struct SdkStreams {
     pub firehose: aws_sdk_firehose::Client,
     pub kinesis: aws_sdk_kinesis::Client,
 }
@@ -184,7 +184,7 @@ where
 {
     PutError {
         operation,
-        code: ferrolake_shared::aws::error_code(&err)
+        code: crate::aws::error_code(&err)
             .unwrap_or("no service error code")
             .to_string(),
         transient: is_transient(&err),
@@ -192,7 +192,7 @@ where
     }
 }
 
-impl Reingest for SdkReingest {
+impl StreamPut for SdkStreams {
     async fn put(
         &self,
         target: &Target,
@@ -317,7 +317,7 @@ mod tests {
         seen: Mutex<Vec<Vec<u8>>>,
     }
 
-    impl Reingest for Flaky {
+    impl StreamPut for Flaky {
         async fn put(
             &self,
             _target: &Target,
@@ -367,7 +367,7 @@ mod tests {
             calls: Mutex::default(),
             seen: Mutex::default(),
         };
-        let outcome = reingest_all(&recovers, &target, &entries, &backoff(), &deadline).await;
+        let outcome = put_all(&recovers, &target, &entries, &backoff(), &deadline).await;
         assert!(outcome.iter().all(Option::is_none), "{outcome:?}");
         assert_eq!(
             *recovers.calls.lock().unwrap(),
@@ -386,7 +386,7 @@ mod tests {
             calls: Mutex::default(),
             seen: Mutex::default(),
         };
-        let outcome = reingest_all(&stuck, &target, &entries, &backoff(), &deadline).await;
+        let outcome = put_all(&stuck, &target, &entries, &backoff(), &deadline).await;
         assert_eq!(outcome.iter().filter(|o| o.is_some()).count(), 1);
         assert!(outcome[3]
             .as_deref()
@@ -413,7 +413,7 @@ mod tests {
             seen: Mutex::default(),
         };
         let deadline = Deadline::after(Duration::from_secs(10), Duration::ZERO);
-        let outcome = reingest_all(
+        let outcome = put_all(
             &never,
             &Target::KinesisStream("s".into()),
             &entries,
