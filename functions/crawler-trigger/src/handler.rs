@@ -8,7 +8,7 @@ use crate::catalog::{
 use crate::config::{Config, RunningPolicy};
 use crate::routing::{partition_of, Partition, TableRef};
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
-use ferrolake_shared::batch::{catch_panic, BatchReport, Outcome};
+use ferrolake_shared::batch::{catch_panic, BatchReport, Outcome, Verdict};
 use ferrolake_shared::envelope::{s3_notification_from_sqs_body, S3Notification};
 use ferrolake_shared::retry::{retry, Backoff, Deadline};
 use ferrolake_shared::telemetry::Metrics;
@@ -28,31 +28,6 @@ pub mod metric {
     pub const PARTITIONS_EXISTING: &str = "PartitionsAlreadyRegistered";
     pub const POISON: &str = "PoisonMessages";
     pub const RETRIED: &str = "MessagesRetried";
-}
-
-/// The verdict on one message; merging keeps the worst (Retry > Poison > Ok), so a
-/// message with any retryable object comes back even under `POISON_POLICY=drop`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Verdict {
-    Ok,
-    Poison(String),
-    Retry(String),
-}
-
-impl Verdict {
-    fn rank(&self) -> u8 {
-        match self {
-            Verdict::Ok => 0,
-            Verdict::Poison(_) => 1,
-            Verdict::Retry(_) => 2,
-        }
-    }
-
-    fn merge(&mut self, other: Verdict) {
-        if other.rank() > self.rank() {
-            *self = other;
-        }
-    }
 }
 
 /// An object routed to a fast-path table.

@@ -91,11 +91,23 @@ fn benches(c: &mut Criterion) {
     group.finish();
 }
 
+/// Peak resident set of this process (VmHWM). Not getrusage's ru_maxrss: that survives
+/// exec and would report cargo's own peak.
 fn peak_rss_mib() -> f64 {
-    let mut usage = unsafe { std::mem::zeroed::<libc::rusage>() };
-    // SAFETY: getrusage fills the struct we own.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
-    usage.ru_maxrss as f64 / 1024.0
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(str::to_string)
+        })
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
 }
 
 fn report_sizes_and_memory() {

@@ -101,6 +101,41 @@ impl BatchConfig {
     }
 }
 
+/// The verdict on one message when its work is grouped with others' (one Glue call or one
+/// PutRecords for many messages). Merging keeps the worst — `Retry` over `Poison` over
+/// `Ok` — so a message with any retryable part comes back even under `POISON_POLICY=drop`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Verdict {
+    #[default]
+    Ok,
+    Poison(String),
+    Retry(String),
+}
+
+impl Verdict {
+    fn rank(&self) -> u8 {
+        match self {
+            Verdict::Ok => 0,
+            Verdict::Poison(_) => 1,
+            Verdict::Retry(_) => 2,
+        }
+    }
+
+    pub fn merge(&mut self, other: Verdict) {
+        if other.rank() > self.rank() {
+            *self = other;
+        }
+    }
+
+    pub fn into_outcome(self) -> Outcome<String> {
+        match self {
+            Verdict::Ok => Outcome::Ok,
+            Verdict::Poison(reason) => Outcome::Poison(reason),
+            Verdict::Retry(reason) => Outcome::Retry(reason),
+        }
+    }
+}
+
 /// How one record ended, as logged and counted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolution {
@@ -369,6 +404,19 @@ mod tests {
             .map(|(id, _)| id.clone().unwrap())
             .collect();
         assert_eq!(ids, (0..20).map(|i| format!("m{i}")).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn verdicts_merge_to_the_worst() {
+        let mut v = Verdict::Ok;
+        v.merge(Verdict::Poison("p".into()));
+        assert_eq!(v, Verdict::Poison("p".into()));
+        v.merge(Verdict::Ok);
+        assert_eq!(v, Verdict::Poison("p".into()));
+        v.merge(Verdict::Retry("r".into()));
+        v.merge(Verdict::Poison("q".into()));
+        assert_eq!(v, Verdict::Retry("r".into()));
+        assert!(matches!(v.into_outcome(), Outcome::Retry(r) if r == "r"));
     }
 
     #[tokio::test]

@@ -12,6 +12,8 @@ pub mod batch;
 pub mod envelope;
 pub mod flatten;
 pub mod retry;
+#[cfg(feature = "secrets")]
+pub mod secrets;
 #[cfg(feature = "streams")]
 pub mod streams;
 pub mod telemetry;

@@ -80,7 +80,12 @@ pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 pub(crate) fn rfc3339_now() -> String {
-    aws_smithy_types::DateTime::from(SystemTime::now())
+    rfc3339(SystemTime::now())
+}
+
+/// RFC 3339 UTC (`2026-11-22T01:02:03.456Z`).
+pub fn rfc3339(t: SystemTime) -> String {
+    aws_smithy_types::DateTime::from(t)
         .fmt(aws_smithy_types::date_time::Format::DateTime)
         .unwrap_or_default()
 }

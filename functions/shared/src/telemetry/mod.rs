@@ -3,7 +3,7 @@
 mod json_log;
 mod metrics;
 
-pub use json_log::{error_chain, JsonLogLayer};
+pub use json_log::{error_chain, rfc3339, JsonLogLayer};
 pub use metrics::{Metrics, Unit, METRICS_NAMESPACE};
 
 use std::sync::atomic::{AtomicBool, Ordering};

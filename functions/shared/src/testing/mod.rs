@@ -9,11 +9,13 @@
 //! that must start from an empty moto.
 
 mod http;
+mod http_stub;
 mod moto;
 mod postgres;
 mod process;
 
 pub use http::{http_request, HttpResponse};
+pub use http_stub::{FaultProxy, HttpStub, StubRequest, StubResponse};
 pub use moto::MotoServer;
 pub use postgres::PgServer;
 

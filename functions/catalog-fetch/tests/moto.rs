@@ -1,0 +1,497 @@
+//! catalog-fetch against moto (SNS → SQS → handler → Kinesis) with a catalog HTTP stub
+//! that injects latency, 5xx, 429, timeouts, dropped connections and 404, and a fault proxy
+//! in front of moto's Kinesis for per-entry PutRecords failures (moto never reports any).
+
+use aws_sdk_kinesis::types::ShardIteratorType;
+use aws_sdk_sqs::types::QueueAttributeName;
+use catalog_fetch::catalog::{Auth, HttpCatalog};
+use catalog_fetch::config::Config;
+use catalog_fetch::handler::{metric, CatalogFetch};
+use ferrolake_shared::batch::PoisonPolicy;
+use ferrolake_shared::retry::{Backoff, Deadline};
+use ferrolake_shared::secrets::{SecretCache, SecretsManager};
+use ferrolake_shared::streams::SdkStreams;
+use ferrolake_shared::telemetry::Metrics;
+use ferrolake_shared::testing::{
+    create_queue, FaultProxy, HttpStub, SqsEventSource, StubRequest, StubResponse, TestEnv,
+};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+type Calls = Arc<Mutex<HashMap<String, usize>>>;
+
+/// The catalog stub: behaviour by id prefix; counts calls per id.
+async fn catalog_stub(calls: Calls, api_key: Option<&'static str>) -> HttpStub {
+    HttpStub::start(move |request: StubRequest| {
+        let calls = calls.clone();
+        async move {
+            let id = request.path.rsplit('/').next().unwrap_or_default().to_string();
+            let n = {
+                let mut calls = calls.lock().unwrap();
+                let c = calls.entry(id.clone()).or_default();
+                *c += 1;
+                *c
+            };
+            if let Some(key) = api_key {
+                if request.headers.get("x-api-key").map(String::as_str) != Some(key) {
+                    return StubResponse::new(403, "forbidden");
+                }
+            }
+            let item = json!({"id": id, "title": format!("Show {id}"), "venue": {"city": "Oslo", "internal": true}, "schedule": {"start": "2026-12-01T20:00:00Z"}});
+            match id.split('-').next().unwrap_or_default() {
+                "ok" => StubResponse::json(200, &item),
+                "gone" => StubResponse::new(404, "not found"),
+                "flaky" if n <= 2 => StubResponse::new(if n == 1 { 500 } else { 429 }, "busy"),
+                "flaky" => StubResponse::json(200, &item),
+                "throttled" => StubResponse::new(429, "slow down"),
+                "bad" => StubResponse::new(400, "bad id"),
+                "slow" => StubResponse::json(200, &item).delayed(Duration::from_millis(150)),
+                "hang" => StubResponse::json(200, &item).delayed(Duration::from_secs(3)),
+                "drop" if n == 1 => StubResponse::dropped(),
+                "drop" => StubResponse::json(200, &item),
+                _ => StubResponse::new(500, "unexpected"),
+            }
+        }
+    })
+    .await
+    .expect("stub starts")
+}
+
+struct Pipeline {
+    env: TestEnv,
+    sns: aws_sdk_sns::Client,
+    topic: String,
+    source: SqsEventSource,
+    stream: String,
+}
+
+/// What one event-source-mapping round left in `batchItemFailures`: the notification bodies.
+struct Round {
+    failed: Vec<Value>,
+    metrics: Metrics,
+}
+
+fn notification_of(sqs_body: &str) -> Value {
+    let body: Value = serde_json::from_str(sqs_body).unwrap_or(Value::Null);
+    match body.get("Message").and_then(Value::as_str) {
+        Some(message) => serde_json::from_str(message).unwrap_or(Value::Null),
+        None => body,
+    }
+}
+
+impl Pipeline {
+    async fn new(test: &str, raw_delivery: bool) -> Result<Self, Box<dyn std::error::Error>> {
+        let env = TestEnv::new(test).await;
+        let sns = aws_sdk_sns::Client::new(env.sdk_config());
+        let sqs = aws_sdk_sqs::Client::new(env.sdk_config());
+        let topic = sns
+            .create_topic()
+            .name(env.name("changes"))
+            .send()
+            .await?
+            .topic_arn
+            .unwrap_or_default();
+        let (queue_url, queue_arn) = create_queue(&sqs, &env.name("changes")).await?;
+        sqs.set_queue_attributes()
+            .queue_url(&queue_url)
+            .attributes(QueueAttributeName::VisibilityTimeout, "1")
+            .send()
+            .await?;
+        let mut subscribe = sns
+            .subscribe()
+            .topic_arn(&topic)
+            .protocol("sqs")
+            .endpoint(&queue_arn);
+        if raw_delivery {
+            subscribe = subscribe.attributes("RawMessageDelivery", "true");
+        }
+        subscribe.send().await?;
+        let stream = env.name("catalog");
+        aws_sdk_kinesis::Client::new(env.sdk_config())
+            .create_stream()
+            .stream_name(&stream)
+            .shard_count(1)
+            .send()
+            .await?;
+        Ok(Self {
+            env,
+            sns,
+            topic,
+            source: SqsEventSource {
+                sqs,
+                queue_url,
+                queue_arn,
+            },
+            stream,
+        })
+    }
+
+    async fn publish(&self, messages: &[Value]) -> TestResult {
+        for m in messages {
+            self.sns
+                .publish()
+                .topic_arn(&self.topic)
+                .message(m.to_string())
+                .send()
+                .await?;
+        }
+        Ok(())
+    }
+
+    fn config(&self, url: &str, extra: &[(&str, &str)]) -> Config {
+        let mut pairs: Vec<(String, String)> = extra
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        pairs.extend([
+            ("CATALOG_API_URL".to_string(), format!("{url}/items/{{id}}")),
+            ("STREAM_NAME".to_string(), self.stream.clone()),
+            (
+                "CATALOG_FIELDS".to_string(),
+                "title,venue.city,/schedule/start:starts_at".to_string(),
+            ),
+            ("CATALOG_TIMEOUT_MS".to_string(), "500".to_string()),
+        ]);
+        Config::from_lookup(move |k| pairs.iter().find(|(a, _)| a == k).map(|(_, b)| b.clone()))
+            .expect("config")
+    }
+
+    fn function(
+        &self,
+        config: Config,
+        kinesis: aws_sdk_kinesis::Client,
+    ) -> CatalogFetch<HttpCatalog, SdkStreams> {
+        let secrets = matches!(config.auth, Auth::ApiKey { .. }).then(|| {
+            SecretCache::new(
+                SecretsManager::new(aws_sdk_secretsmanager::Client::new(self.env.sdk_config())),
+                config.secret_ttl,
+            )
+        });
+        let catalog = HttpCatalog::new(
+            config.url_template.clone(),
+            config.timeout,
+            config.auth.clone(),
+            secrets,
+            None,
+        )
+        .expect("http client");
+        let streams = SdkStreams {
+            firehose: aws_sdk_firehose::Client::new(self.env.sdk_config()),
+            kinesis,
+        };
+        CatalogFetch::new(catalog, streams, config).with_backoff(Backoff {
+            base: Duration::from_millis(20),
+            cap: Duration::from_millis(100),
+            max_attempts: 3,
+        })
+    }
+
+    async fn invoke(
+        &self,
+        f: &CatalogFetch<HttpCatalog, SdkStreams>,
+        want: usize,
+    ) -> Result<Round, Box<dyn std::error::Error>> {
+        let event = self.source.poll(want, Duration::from_secs(10)).await?;
+        assert_eq!(
+            event.records.len(),
+            want,
+            "all published notifications arrived"
+        );
+        let metrics = Metrics::new("catalog-fetch", false);
+        let report = f
+            .process(
+                &event,
+                &Deadline::after(Duration::from_secs(60), Duration::from_secs(1)),
+                &metrics,
+            )
+            .await;
+        let response = report.into_response(PoisonPolicy::DeadLetter);
+        self.source.complete(&event, &response).await?;
+        let bodies: HashMap<String, String> = event
+            .records
+            .iter()
+            .map(|r| {
+                (
+                    r.message_id.clone().unwrap(),
+                    r.body.clone().unwrap_or_default(),
+                )
+            })
+            .collect();
+        let failed = response
+            .batch_item_failures
+            .iter()
+            .map(|f| notification_of(&bodies[&f.item_identifier]))
+            .collect();
+        Ok(Round { failed, metrics })
+    }
+
+    async fn stream_records(
+        &self,
+    ) -> Result<BTreeMap<String, Vec<Value>>, Box<dyn std::error::Error>> {
+        let kinesis = aws_sdk_kinesis::Client::new(self.env.sdk_config());
+        let shards = kinesis
+            .list_shards()
+            .stream_name(&self.stream)
+            .send()
+            .await?;
+        let mut by_key: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        for shard in shards.shards() {
+            let it = kinesis
+                .get_shard_iterator()
+                .stream_name(&self.stream)
+                .shard_id(shard.shard_id())
+                .shard_iterator_type(ShardIteratorType::TrimHorizon)
+                .send()
+                .await?
+                .shard_iterator
+                .unwrap_or_default();
+            let out = kinesis.get_records().shard_iterator(it).send().await?;
+            for r in out.records() {
+                by_key
+                    .entry(r.partition_key().unwrap_or_default().to_string())
+                    .or_default()
+                    .push(serde_json::from_slice(r.data().as_ref())?);
+            }
+        }
+        Ok(by_key)
+    }
+}
+
+fn notification(id: &str, kind: &str) -> Value {
+    json!({"showId": id, "changeType": kind, "occurredAt": "2026-11-22T01:00:00Z"})
+}
+
+fn ids(failed: &[Value]) -> Vec<String> {
+    let mut ids: Vec<String> = failed
+        .iter()
+        .map(|n| n["showId"].as_str().unwrap_or("<no id>").to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn sns_to_sqs_to_kinesis_with_catalog_faults() -> TestResult {
+    let p = Pipeline::new("cf-e2e", false).await?;
+    let calls: Calls = Arc::default();
+    let stub = catalog_stub(calls.clone(), None).await;
+    let f = p.function(
+        p.config(&stub.url(), &[]),
+        aws_sdk_kinesis::Client::new(p.env.sdk_config()),
+    );
+    p.publish(&[
+        notification("ok-1", "updated"),
+        notification("ok-2", "added"),
+        notification("gone-1", "updated"),
+        notification("flaky-1", "rescheduled"),
+        notification("throttled-1", "updated"),
+        notification("bad-1", "updated"),
+        notification("slow-1", "updated"),
+        notification("hang-1", "updated"),
+        notification("drop-1", "updated"),
+        json!({"changeType": "updated", "note": "no id"}),
+    ])
+    .await?;
+    let round = p.invoke(&f, 10).await?;
+
+    let records = p.stream_records().await?;
+    let keys: Vec<&str> = records.keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        vec!["drop-1", "flaky-1", "gone-1", "ok-1", "ok-2", "slow-1"]
+    );
+    let ok1 = &records["ok-1"][0];
+    assert_eq!(ok1["title"], "Show ok-1");
+    assert_eq!(ok1["venue"], json!({"city": "Oslo"}));
+    assert_eq!(ok1["starts_at"], "2026-12-01T20:00:00Z");
+    assert_eq!(ok1["change_type"], "updated");
+    assert!(
+        ok1["sns_message_id"].is_string(),
+        "SNS envelope metadata is kept"
+    );
+    assert!(ok1["notified_at"].is_string());
+    assert_eq!(records["gone-1"][0]["deleted"], true);
+    assert_eq!(records["gone-1"][0]["change_type"], "removed");
+    assert_eq!(records["flaky-1"][0]["change_type"], "rescheduled");
+    assert!(
+        records.values().all(|v| v.len() == 1),
+        "one record per item"
+    );
+
+    // Timeouts and 429s were retried and then reported; 400 and the malformed one are poison.
+    assert_eq!(
+        ids(&round.failed),
+        vec!["<no id>", "bad-1", "hang-1", "throttled-1"]
+    );
+    let calls = calls.lock().unwrap();
+    assert_eq!(calls["flaky-1"], 3, "500, 429, then 200");
+    assert_eq!(
+        calls["throttled-1"], 3,
+        "429 retried up to the attempt limit"
+    );
+    assert_eq!(calls["bad-1"], 1, "400 is not retried");
+    assert_eq!(calls["drop-1"], 2, "a dropped connection is retried");
+    assert_eq!(calls["hang-1"], 3, "a timeout is retried");
+    let m = &round.metrics;
+    assert_eq!(m.counter(metric::RECORDS_PUT), 6);
+    assert_eq!(m.counter(metric::TOMBSTONES), 1);
+    assert_eq!(m.counter(metric::POISON), 2);
+    assert_eq!(m.counter(metric::FAILURES), 2);
+    Ok(())
+}
+
+#[tokio::test]
+async fn raw_delivery_and_api_key_from_secrets_manager() -> TestResult {
+    let p = Pipeline::new("cf-apikey", true).await?;
+    let sm = aws_sdk_secretsmanager::Client::new(p.env.sdk_config());
+    let secret = p.env.name("catalog-key");
+    sm.create_secret()
+        .name(&secret)
+        .secret_string("k3y-from-secrets-manager")
+        .send()
+        .await?;
+    let stub = catalog_stub(Arc::default(), Some("k3y-from-secrets-manager")).await;
+    let config = p.config(
+        &stub.url(),
+        &[("CATALOG_AUTH", "api-key"), ("CATALOG_SECRET_ID", &secret)],
+    );
+    let f = p.function(config, aws_sdk_kinesis::Client::new(p.env.sdk_config()));
+    p.publish(&[
+        json!({"itemId": "ok-7", "type": "added"}),
+        json!({"id": "ok-8"}),
+    ])
+    .await?;
+    let round = p.invoke(&f, 2).await?;
+    assert!(round.failed.is_empty(), "{:?}", round.failed);
+    let records = p.stream_records().await?;
+    assert_eq!(records["ok-7"][0]["change_type"], "added");
+    assert_eq!(
+        records["ok-8"][0]["sns_message_id"],
+        Value::Null,
+        "raw delivery carries no SNS envelope"
+    );
+    Ok(())
+}
+
+/// Fails the PutRecords entries whose partition key is in `failing`, `times` times per key:
+/// the entries are taken out of the request (moto never writes them) and answered as
+/// ProvisionedThroughputExceededException at their original positions.
+async fn kinesis_fault_proxy(
+    upstream: &str,
+    failing: HashSet<String>,
+    times: usize,
+) -> (FaultProxy, Calls) {
+    let attempts: Calls = Arc::default();
+    let seen = attempts.clone();
+    let on_request = Arc::new(move |request: &mut StubRequest| {
+        if request.headers.get("x-amz-target").map(String::as_str)
+            != Some("Kinesis_20131202.PutRecords")
+        {
+            return Ok(None);
+        }
+        let mut body: Value = serde_json::from_slice(&request.body).expect("PutRecords is JSON");
+        let records = body["Records"].as_array().cloned().unwrap_or_default();
+        let mut kept = Vec::new();
+        let mut failed_at = Vec::new();
+        let mut attempts = seen.lock().unwrap();
+        for (i, r) in records.into_iter().enumerate() {
+            let key = r["PartitionKey"].as_str().unwrap_or_default().to_string();
+            let n = attempts.entry(key.clone()).or_default();
+            *n += 1;
+            if failing.contains(&key) && *n <= times {
+                failed_at.push(i);
+            } else {
+                kept.push(r);
+            }
+        }
+        body["Records"] = Value::Array(kept);
+        request.body = serde_json::to_vec(&body).unwrap();
+        Ok(Some(json!(failed_at)))
+    });
+    let on_response = Arc::new(
+        |_: &StubRequest, state: Option<Value>, response: &mut StubResponse| {
+            let Some(failed_at) = state else { return };
+            let failed_at: Vec<usize> = serde_json::from_value(failed_at).unwrap();
+            if failed_at.is_empty() {
+                return;
+            }
+            let mut body: Value = serde_json::from_slice(&response.body).unwrap();
+            let mut results = body["Records"].as_array().cloned().unwrap_or_default();
+            for i in failed_at.iter().copied() {
+                results.insert(i, json!({"ErrorCode": "ProvisionedThroughputExceededException", "ErrorMessage": "Rate exceeded for shard shardId-000000000000"}));
+            }
+            body["Records"] = Value::Array(results);
+            body["FailedRecordCount"] = json!(failed_at.len());
+            response.body = serde_json::to_vec(&body).unwrap();
+        },
+    );
+    (
+        FaultProxy::start(upstream, on_request, on_response)
+            .await
+            .expect("proxy"),
+        attempts,
+    )
+}
+
+fn kinesis_via(proxy: &FaultProxy, env: &TestEnv) -> aws_sdk_kinesis::Client {
+    aws_sdk_kinesis::Client::from_conf(
+        aws_sdk_kinesis::config::Builder::from(env.sdk_config())
+            .endpoint_url(proxy.url())
+            .build(),
+    )
+}
+
+#[tokio::test]
+async fn kinesis_partial_failures_are_retried_and_only_their_messages_fail() -> TestResult {
+    let p = Pipeline::new("cf-partial", false).await?;
+    let stub = catalog_stub(Arc::default(), None).await;
+
+    // Failing once: retried alone, then written; nothing reported.
+    let (proxy, attempts) = kinesis_fault_proxy(
+        p.env.endpoint(),
+        ["ok-2".to_string(), "ok-3".to_string()].into(),
+        1,
+    )
+    .await;
+    let f = p.function(p.config(&stub.url(), &[]), kinesis_via(&proxy, &p.env));
+    p.publish(&[
+        notification("ok-1", "updated"),
+        notification("ok-2", "updated"),
+        notification("ok-3", "updated"),
+    ])
+    .await?;
+    let round = p.invoke(&f, 3).await?;
+    assert!(round.failed.is_empty(), "{:?}", round.failed);
+    assert_eq!(attempts.lock().unwrap()["ok-2"], 2);
+    assert_eq!(
+        attempts.lock().unwrap()["ok-1"],
+        1,
+        "only failed entries are resent"
+    );
+    let keys: Vec<String> = p.stream_records().await?.keys().cloned().collect();
+    assert_eq!(keys, vec!["ok-1", "ok-2", "ok-3"]);
+
+    // Failing always: exactly the messages of that item are in batchItemFailures.
+    let (proxy, _) =
+        kinesis_fault_proxy(p.env.endpoint(), ["ok-5".to_string()].into(), usize::MAX).await;
+    let f = p.function(p.config(&stub.url(), &[]), kinesis_via(&proxy, &p.env));
+    p.publish(&[
+        notification("ok-4", "updated"),
+        notification("ok-5", "updated"),
+        notification("ok-5", "rescheduled"),
+        notification("ok-6", "updated"),
+    ])
+    .await?;
+    let round = p.invoke(&f, 4).await?;
+    assert_eq!(ids(&round.failed), vec!["ok-5", "ok-5"]);
+    let records = p.stream_records().await?;
+    assert!(
+        records.contains_key("ok-4")
+            && records.contains_key("ok-6")
+            && !records.contains_key("ok-5")
+    );
+    Ok(())
+}
