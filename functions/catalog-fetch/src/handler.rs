@@ -248,17 +248,7 @@ impl<C: CatalogApi, P: StreamPut> CatalogFetch<C, P> {
                 })
                 .collect();
             let target = Target::KinesisStream(self.config.stream_name.clone());
-            let outcome = catch_panic(put_all(
-                &self.streams,
-                &target,
-                &entries,
-                &self.backoff,
-                deadline,
-            ))
-            .await
-            .unwrap_or_else(|panic| {
-                vec![Some(format!("PutRecords panicked: {panic}")); entries.len()]
-            });
+            let outcome = put_all(&self.streams, &target, &entries, &self.backoff, deadline).await;
             for ((item_id, _), result) in records.iter().zip(outcome) {
                 match result {
                     None => metrics.count(metric::RECORDS_PUT, 1),

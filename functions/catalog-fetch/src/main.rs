@@ -7,7 +7,7 @@ use catalog_fetch::{config::Config, handler::CatalogFetch};
 use ferrolake_shared::secrets::{SecretCache, SecretsManager};
 use ferrolake_shared::streams::SdkStreams;
 use ferrolake_shared::telemetry;
-use lambda_runtime::{service_fn, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 
 const FUNCTION: &str = "catalog-fetch";
 
@@ -36,17 +36,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     };
     let function = CatalogFetch::new(catalog, streams, config);
     let function = &function;
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<aws_lambda_events::sqs::SqsEvent>| async move {
-            let name = telemetry::function_name(FUNCTION);
-            let response = telemetry::with_metrics(&name, |metrics| async move {
-                function
-                    .handle(&event.payload, &event.context, &metrics)
-                    .await
-            })
-            .await;
-            Ok::<_, std::convert::Infallible>(response)
+    telemetry::run(
+        FUNCTION,
+        |event: LambdaEvent<aws_lambda_events::sqs::SqsEvent>, metrics| async move {
+            function
+                .handle(&event.payload, &event.context, &metrics)
+                .await
         },
-    ))
+    )
     .await
 }

@@ -4,7 +4,7 @@
 
 use crawler_trigger::{catalog::GlueCatalog, config::Config, handler::CrawlerTrigger};
 use ferrolake_shared::telemetry;
-use lambda_runtime::{service_fn, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 
 const FUNCTION: &str = "crawler-trigger";
 
@@ -15,17 +15,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = ferrolake_shared::aws::load_config().await;
     let trigger = CrawlerTrigger::new(GlueCatalog::new(aws_sdk_glue::Client::new(&sdk)), config);
     let trigger = &trigger;
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<aws_lambda_events::sqs::SqsEvent>| async move {
-            let name = telemetry::function_name(FUNCTION);
-            let response = telemetry::with_metrics(&name, |metrics| async move {
-                trigger
-                    .handle(&event.payload, &event.context, &metrics)
-                    .await
-            })
-            .await;
-            Ok::<_, std::convert::Infallible>(response)
+    telemetry::run(
+        FUNCTION,
+        |event: LambdaEvent<aws_lambda_events::sqs::SqsEvent>, metrics| async move {
+            trigger
+                .handle(&event.payload, &event.context, &metrics)
+                .await
         },
-    ))
+    )
     .await
 }

@@ -342,18 +342,8 @@ impl<R: StreamPut> FirehoseFlatten<R> {
                     }
                 })
                 .collect();
-            // A bug in the adapter must fail these records, not the batch.
-            ferrolake_shared::batch::catch_panic(put_all(
-                &self.reingest,
-                &target,
-                &entries,
-                &self.backoff,
-                deadline,
-            ))
-            .await
-            .unwrap_or_else(|panic| {
-                vec![Some(format!("re-ingestion panicked: {panic}")); entries.len()]
-            })
+            // put_all turns a panicking adapter into failed entries, never a failed batch.
+            put_all(&self.reingest, &target, &entries, &self.backoff, deadline).await
         };
         for (&i, result) in overflow.iter().zip(outcome) {
             prepared[i].state = match result {

@@ -4,7 +4,7 @@
 use ferrolake_shared::streams::SdkStreams;
 use ferrolake_shared::telemetry;
 use firehose_flatten::{config::Config, event::FirehoseEvent, handler::FirehoseFlatten};
-use lambda_runtime::{service_fn, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 
 const FUNCTION: &str = "firehose-flatten";
 
@@ -19,17 +19,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     };
     let function = FirehoseFlatten::new(config, reingest);
     let function = &function;
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<FirehoseEvent>| async move {
-            let name = telemetry::function_name(FUNCTION);
-            let response = telemetry::with_metrics(&name, |metrics| async move {
-                function
-                    .handle(&event.payload, &event.context, &metrics)
-                    .await
-            })
-            .await;
-            Ok::<_, std::convert::Infallible>(response)
+    telemetry::run(
+        FUNCTION,
+        |event: LambdaEvent<FirehoseEvent>, metrics| async move {
+            function
+                .handle(&event.payload, &event.context, &metrics)
+                .await
         },
-    ))
+    )
     .await
 }

@@ -129,7 +129,18 @@ pub async fn put_all<P: StreamPut>(
         for range in chunks(&sizes, max_count, max_bytes) {
             let indexes = &pending[range];
             let batch: Vec<Entry> = indexes.iter().map(|&i| entries[i]).collect();
-            match streams.put(target, &batch).await {
+            // A panicking adapter fails this chunk's entries, not the caller's batch.
+            let result = crate::batch::catch_panic(streams.put(target, &batch))
+                .await
+                .unwrap_or_else(|panic| {
+                    Err(PutError {
+                        operation: "put",
+                        code: "Panic".into(),
+                        transient: false,
+                        source: panic.into(),
+                    })
+                });
+            match result {
                 Ok(results) => {
                     for (&i, result) in indexes.iter().zip(results) {
                         outcome[i] = result.clone();

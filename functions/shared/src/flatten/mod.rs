@@ -378,7 +378,7 @@ impl Flattener {
         match sc.peek() {
             Some(b'{') => {
                 sc.pos += 1;
-                self.members(sc, out, 1, 0)?;
+                self.members(sc, out, 1, 0, true)?;
             }
             other => {
                 let found = match other {
@@ -460,12 +460,15 @@ impl Flattener {
 
     /// Object members after `{` (consumed), up to and including `}`. Returns whether the
     /// object was empty.
+    /// `at_root`: the members are the first segment of their namespace's names (the path is
+    /// the namespace's, not a parent object's; an empty key must not hide that).
     fn members(
         &mut self,
         sc: &mut Scanner,
         out: &mut Vec<u8>,
         depth: usize,
         level: usize,
+        at_root: bool,
     ) -> Result<bool, FlattenError> {
         sc.skip_ws();
         if sc.peek() == Some(b'}') {
@@ -477,7 +480,7 @@ impl Flattener {
             let (ks, ke, escaped) = sc.string()?;
             sc.expect(b':', "':' after an object key")?;
             let prefix_len = self.path.len();
-            self.push_segment(&sc.input[ks..ke], escaped);
+            self.push_segment(&sc.input[ks..ke], escaped, at_root);
             sc.skip_ws();
             self.value(sc, out, depth, level)?;
             self.path.truncate(prefix_len);
@@ -494,7 +497,7 @@ impl Flattener {
     }
 
     /// Append a key segment (normalised if configured) to the current path.
-    fn push_segment(&mut self, raw: &[u8], escaped: bool) {
+    fn push_segment(&mut self, raw: &[u8], escaped: bool, at_start: bool) {
         let key: &[u8] = if escaped {
             self.key.clear();
             unescape(raw, &mut self.key);
@@ -502,7 +505,6 @@ impl Flattener {
         } else {
             raw
         };
-        let at_start = self.path.is_empty();
         if !at_start {
             self.path.extend_from_slice(&self.sep);
         }
@@ -564,7 +566,7 @@ impl Flattener {
                     return self.stringified(sc, out, depth, level);
                 }
                 sc.pos += 1;
-                let empty = self.members(sc, out, depth + 1, level)?;
+                let empty = self.members(sc, out, depth + 1, level, false)?;
                 if empty && self.opts.keep_empty && (!top || self.allowed_leaf()) {
                     self.member(out, level, Value::Raw(b"{}"))?;
                 }
@@ -737,7 +739,7 @@ impl Flattener {
                     let object_start = out.len();
                     self.ns(level).reset(object_start);
                     out.push(b'{');
-                    let result = self.members(sc, out, depth + 1, level);
+                    let result = self.members(sc, out, depth + 1, level, true);
                     self.path = saved_path;
                     result?;
                     self.close_object(out, level);

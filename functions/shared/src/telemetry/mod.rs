@@ -42,6 +42,31 @@ pub fn init(default_function_name: &str) {
         .try_init();
 }
 
+/// The Lambda runtime loop every function's `main` ends with: each invocation gets a
+/// fresh [`Metrics`] (flushed as EMF when it ends) and the handler's response. Handlers
+/// answer per-record problems in their response, so the loop itself never fails an event.
+pub async fn run<E, R, F, Fut>(
+    function: &'static str,
+    handler: F,
+) -> Result<(), lambda_runtime::Error>
+where
+    E: serde::de::DeserializeOwned + Send + 'static,
+    R: serde::Serialize,
+    F: Fn(lambda_runtime::LambdaEvent<E>, Metrics) -> Fut,
+    Fut: std::future::Future<Output = R>,
+{
+    let name = function_name(function);
+    let name = name.as_str();
+    let handler = &handler;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<E>| async move {
+            let response = with_metrics(name, |metrics| handler(event, metrics)).await;
+            Ok::<R, std::convert::Infallible>(response)
+        },
+    ))
+    .await
+}
+
 /// Run one invocation with a fresh [`Metrics`] and flush it (one EMF line) when the
 /// handler finishes, whatever it returned.
 pub async fn with_metrics<F, Fut, R>(function: &str, handler: F) -> R
