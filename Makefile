@@ -25,10 +25,10 @@ export AWS_CONFIG_FILE := /dev/null
 export AWS_SHARED_CREDENTIALS_FILE := /dev/null
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help setup venv postgres fmt fmt-check clippy unit-test test template-check build demo clean
+.PHONY: help setup venv postgres fmt fmt-check clippy unit-test test template-check build bench bench-smoke demo clean
 
 help:
-	@echo "make setup | test | fmt | clippy | template-check | build | demo | clean"
+	@echo "make setup | test | fmt | clippy | template-check | build | bench | bench-smoke | demo | clean"
 
 setup: venv postgres
 
@@ -66,6 +66,14 @@ test: setup fmt-check clippy template-check
 
 build: venv
 	cargo lambda build --release --arm64 --workspace
+
+# Criterion benchmarks (slow and noisy: not part of `make test`). Results: docs/benchmarks.md.
+bench:
+	cargo bench -p firehose-flatten --bench flatten -- --noplot
+
+# The same benchmarks, about a second each: proves they build and run.
+bench-smoke:
+	BENCH_SECONDS=1 cargo bench -p firehose-flatten --bench flatten -- --noplot --warm-up-time 0.2
 
 clean:
 	cargo clean

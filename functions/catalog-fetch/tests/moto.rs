@@ -495,3 +495,99 @@ async fn kinesis_partial_failures_are_retried_and_only_their_messages_fail() -> 
     );
     Ok(())
 }
+
+/// A stub that records the Authorization header of each request and answers 200.
+async fn auth_recording_stub(seen: Arc<Mutex<Vec<String>>>) -> HttpStub {
+    HttpStub::start(move |request: StubRequest| {
+        let seen = seen.clone();
+        async move {
+            seen.lock().unwrap().push(
+                request
+                    .headers
+                    .get("authorization")
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+            StubResponse::json(200, &json!({"title": "t"}))
+        }
+    })
+    .await
+    .expect("stub")
+}
+
+#[tokio::test]
+async fn bearer_token_from_secrets_manager_and_sigv4_signing() -> TestResult {
+    let p = Pipeline::new("cf-auth", true).await?;
+    let sm = aws_sdk_secretsmanager::Client::new(p.env.sdk_config());
+    let secret = p.env.name("catalog-token");
+    sm.create_secret()
+        .name(&secret)
+        .secret_string("t0ken-value")
+        .send()
+        .await?;
+
+    // Bearer: the token read from Secrets Manager.
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let stub = auth_recording_stub(seen.clone()).await;
+    let config = p.config(
+        &stub.url(),
+        &[("CATALOG_AUTH", "bearer"), ("CATALOG_SECRET_ID", &secret)],
+    );
+    let secrets = SecretCache::new(SecretsManager::new(sm.clone()), config.secret_ttl);
+    let catalog = HttpCatalog::new(
+        config.url_template.clone(),
+        config.timeout,
+        config.auth.clone(),
+        Some(secrets),
+        None,
+    )?;
+    let streams = SdkStreams {
+        firehose: aws_sdk_firehose::Client::new(p.env.sdk_config()),
+        kinesis: aws_sdk_kinesis::Client::new(p.env.sdk_config()),
+    };
+    let f = CatalogFetch::new(catalog, streams, config);
+    p.publish(&[json!({"itemId": "ok-b"})]).await?;
+    assert!(p.invoke(&f, 1).await?.failed.is_empty());
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec!["Bearer t0ken-value".to_string()]
+    );
+
+    // SigV4 (API Gateway IAM auth) with the SDK's credentials.
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let stub = auth_recording_stub(seen.clone()).await;
+    let config = p.config(
+        &stub.url(),
+        &[
+            ("CATALOG_AUTH", "sigv4"),
+            ("CATALOG_SIGV4_REGION", "eu-north-1"),
+        ],
+    );
+    let catalog = HttpCatalog::new(
+        config.url_template.clone(),
+        config.timeout,
+        config.auth.clone(),
+        None,
+        p.env.sdk_config().credentials_provider(),
+    )?;
+    let streams = SdkStreams {
+        firehose: aws_sdk_firehose::Client::new(p.env.sdk_config()),
+        kinesis: aws_sdk_kinesis::Client::new(p.env.sdk_config()),
+    };
+    let f = CatalogFetch::new(catalog, streams, config);
+    p.publish(&[json!({"itemId": "ok-s"})]).await?;
+    assert!(p.invoke(&f, 1).await?.failed.is_empty());
+    let header = seen.lock().unwrap()[0].clone();
+    assert!(
+        header.starts_with("AWS4-HMAC-SHA256 Credential=testing/"),
+        "{header}"
+    );
+    assert!(
+        header.contains("/eu-north-1/execute-api/aws4_request"),
+        "{header}"
+    );
+    assert!(header.contains("Signature="), "{header}");
+    let records = p.stream_records().await?;
+    assert!(records.contains_key("ok-b") && records.contains_key("ok-s"));
+    Ok(())
+}

@@ -107,17 +107,16 @@ pub const LAMBDA_RESPONSE_LIMIT: usize = 6_291_556;
 /// `{"records":[` + `]}`
 pub const ENVELOPE_BYTES: usize = 14;
 
-/// Serialized length of `s` as a JSON string.
+/// Serialized length of `s` as a JSON string (as `serde_json` escapes it).
 pub fn json_string_len(s: &str) -> usize {
-    let mut len = 2;
-    for c in s.chars() {
-        len += match c {
-            '"' | '\\' | '\n' | '\r' | '\t' | '\u{08}' | '\u{0c}' => 2,
-            c if (c as u32) < 0x20 => 6,
-            c => c.len_utf8(),
-        };
-    }
-    len
+    2 + s
+        .bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+            0x00..=0x1f => 6,
+            _ => 1,
+        })
+        .sum::<usize>()
 }
 
 /// Exact serialized size of one response record (as `serde_json` writes it).
@@ -127,8 +126,18 @@ pub fn record_size(
     data_len: Option<usize>,
     keys: Option<&BTreeMap<String, String>>,
 ) -> usize {
+    record_size_for(json_string_len(record_id), result, data_len, keys)
+}
+
+/// [`record_size`] with the record id's JSON length already known.
+pub fn record_size_for(
+    id_json_len: usize,
+    result: RecordResult,
+    data_len: Option<usize>,
+    keys: Option<&BTreeMap<String, String>>,
+) -> usize {
     // `{"recordId":` (12) <id> `,"result":"` (11) <r> `"}` (2)
-    let mut size = 12 + json_string_len(record_id) + 11 + result.as_str().len() + 1 + 1;
+    let mut size = 12 + id_json_len + 11 + result.as_str().len() + 1 + 1;
     if let Some(len) = data_len {
         // ,"data":"<b64>"
         size += 9 + len + 1;

@@ -4,8 +4,8 @@
 
 use crate::config::{Config, Overflow};
 use crate::event::{
-    base64_len, record_size, FirehoseEvent, FirehoseRecord, FirehoseResponse, RecordResult,
-    ResponseMetadata, ResponseRecord, ENVELOPE_BYTES,
+    base64_len, json_string_len, record_size, record_size_for, FirehoseEvent, FirehoseRecord,
+    FirehoseResponse, RecordResult, ResponseMetadata, ResponseRecord, ENVELOPE_BYTES,
 };
 use crate::partition::{partition_values, watched_fields};
 use base64::Engine;
@@ -260,20 +260,25 @@ impl<R: StreamPut> FirehoseFlatten<R> {
     /// smallest possible entry is reserved first: every recordId must appear.
     fn fit_to_budget(&self, prepared: &mut [Prepared]) {
         let budget = self.config.response_budget;
-        let failed_size = |id: &str| record_size(id, RecordResult::ProcessingFailed, None, None);
+        let failed_size =
+            |id: usize| record_size_for(id, RecordResult::ProcessingFailed, None, None);
+        // Each record id's JSON length, computed once.
+        let id_lens: Vec<usize> = prepared
+            .iter()
+            .map(|p| json_string_len(&p.record.record_id))
+            .collect();
         let mut total = ENVELOPE_BYTES + prepared.len().saturating_sub(1);
-        for p in prepared.iter() {
-            let id = p.record.record_id.as_str();
+        for (p, &id) in prepared.iter().zip(&id_lens) {
             total += match p.state {
-                State::Dropped => record_size(id, RecordResult::Dropped, None, None),
+                State::Dropped => record_size_for(id, RecordResult::Dropped, None, None),
                 _ => failed_size(id),
             };
         }
-        for p in prepared.iter_mut() {
-            let id = p.record.record_id.as_str();
+        for (p, &id) in prepared.iter_mut().zip(&id_lens) {
             match &p.state {
                 State::Ok { data, keys, .. } => {
-                    let full = record_size(id, RecordResult::Ok, Some(data.len()), keys.as_ref());
+                    let full =
+                        record_size_for(id, RecordResult::Ok, Some(data.len()), keys.as_ref());
                     if ENVELOPE_BYTES + full > budget {
                         p.state = State::Failed(RecordError::TooLarge {
                             bytes: data.len(),
@@ -286,7 +291,7 @@ impl<R: StreamPut> FirehoseFlatten<R> {
                     }
                 }
                 State::Failed(_) => {
-                    let with_data = record_size(
+                    let with_data = record_size_for(
                         id,
                         RecordResult::ProcessingFailed,
                         p.original_b64.map(str::len),

@@ -227,6 +227,8 @@ pub struct Flattener {
     candidate: Vec<u8>,
     scratch: Vec<u8>,
     namespaces: Vec<Namespace>,
+    /// Buffers for kept arrays, one per nesting level, reused across records.
+    array_buffers: Vec<Vec<u8>>,
     // Per-call state.
     summary: FlattenSummary,
     capture: bool,
@@ -298,6 +300,7 @@ impl Flattener {
             candidate: Vec::new(),
             scratch: Vec::new(),
             namespaces: Vec::new(),
+            array_buffers: Vec::new(),
             summary: FlattenSummary::default(),
             capture: false,
             drop_hit: false,
@@ -700,13 +703,24 @@ impl Flattener {
         depth: usize,
         level: usize,
     ) -> Result<(), FlattenError> {
-        // Write the array into a buffer of its own, then as one raw member value.
-        let mut array = Vec::new();
-        let empty = self.array_elements(sc, &mut array, depth + 1, level + 1)?;
-        if empty && !self.opts.keep_empty {
-            return Ok(());
+        // Write the array into a buffer of its own (reused per level), then as one raw
+        // member value.
+        while self.array_buffers.len() <= level {
+            self.array_buffers.push(Vec::new());
         }
-        self.member(out, level, Value::Raw(&array))
+        let mut array = std::mem::take(&mut self.array_buffers[level]);
+        array.clear();
+        let result = self
+            .array_elements(sc, &mut array, depth + 1, level + 1)
+            .and_then(|empty| {
+                if empty && !self.opts.keep_empty {
+                    Ok(())
+                } else {
+                    self.member(out, level, Value::Raw(&array))
+                }
+            });
+        self.array_buffers[level] = array;
+        result
     }
 
     /// Write the array at `pos` to `out` in keep mode. Returns whether it was empty.

@@ -9,6 +9,20 @@ pub(crate) struct Scanner<'a> {
     pub pos: usize,
 }
 
+/// Bytes that end a run of plain string content: `"`, `\\` and control characters (also
+/// exactly the bytes a JSON string writer must escape).
+pub(crate) static STRING_SPECIAL: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        table[i] = true;
+        i += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
 #[inline]
 fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\n' | b'\r' | b'\t')
@@ -68,6 +82,12 @@ impl<'a> Scanner<'a> {
         let mut escaped = false;
         let mut i = self.pos;
         loop {
+            // Fast path: skip plain content in one pass.
+            let rest = &input[i.min(input.len())..];
+            i += rest
+                .iter()
+                .position(|&b| STRING_SPECIAL[b as usize])
+                .unwrap_or(rest.len());
             let Some(&b) = input.get(i) else {
                 self.pos = i;
                 return Err(self.error("the end of a string"));
@@ -312,6 +332,14 @@ pub(crate) fn unescape(raw: &[u8], out: &mut Vec<u8>) {
 
 /// Append `bytes` to `out` as a JSON string (quoted, escaped).
 pub(crate) fn write_json_string(out: &mut Vec<u8>, bytes: &[u8]) {
+    if !bytes.iter().any(|&b| STRING_SPECIAL[b as usize]) {
+        // Nothing to escape (every normalised key): one copy.
+        out.reserve(bytes.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
     out.push(b'"');
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
