@@ -1,5 +1,6 @@
 use super::*;
 use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use ferrolake_shared::streams::PutError;
 use serde_json::{json, Value};
 use std::io::Write;

@@ -796,7 +796,11 @@ impl Flattener {
         // The final key: renamed, length-capped.
         let mut key = std::mem::take(&mut self.candidate);
         key.clear();
-        match (level == 0).then(|| self.renames.get(&self.path)).flatten() {
+        // (Checking emptiness first saves hashing every key when there are no renames.)
+        let renamed = (level == 0 && !self.renames.is_empty())
+            .then(|| self.renames.get(&self.path))
+            .flatten();
+        match renamed {
             Some(renamed) => key.extend_from_slice(renamed),
             None => key.extend_from_slice(&self.path),
         }
