@@ -4,7 +4,7 @@
 
 use crate::config::{Config, Overflow};
 use crate::event::{
-    base64_len, json_string_len, record_size, record_size_for, FirehoseEvent, FirehoseRecord,
+    base64_len, json_string_len, record_size, record_size_for, Data, FirehoseEvent, FirehoseRecord,
     FirehoseResponse, RecordResult, ResponseMetadata, ResponseRecord, ENVELOPE_BYTES,
 };
 use crate::partition::{partition_values, watched_fields};
@@ -59,7 +59,7 @@ pub enum RecordError {
 
 enum State {
     Ok {
-        data: String,
+        data: Data,
         keys: Option<BTreeMap<String, String>>,
         out_bytes: usize,
     },
@@ -78,6 +78,89 @@ struct Prepared<'e> {
     state: State,
     /// Whether a `ProcessingFailed` answer carries the original data.
     failed_with_data: bool,
+}
+
+/// The response-size budget, walked in input order as records are transformed. Every
+/// record's smallest possible answer is reserved up front (every recordId must appear);
+/// `Ok` records are admitted while their full answer fits, and once one does not, the
+/// response is full.
+struct Budget {
+    limit: usize,
+    total: usize,
+    id_lens: Vec<usize>,
+    full: bool,
+}
+
+impl Budget {
+    fn new(records: &[FirehoseRecord], limit: usize) -> Self {
+        let id_lens: Vec<usize> = records
+            .iter()
+            .map(|r| json_string_len(&r.record_id))
+            .collect();
+        // The largest minimal answer (ProcessingFailed without data) for each record.
+        let total = ENVELOPE_BYTES
+            + records.len().saturating_sub(1)
+            + id_lens
+                .iter()
+                .map(|&id| Self::failed_size(id))
+                .sum::<usize>();
+        Self {
+            limit,
+            total,
+            id_lens,
+            full: false,
+        }
+    }
+
+    fn failed_size(id: usize) -> usize {
+        record_size_for(id, RecordResult::ProcessingFailed, None, None)
+    }
+
+    /// Decide whether record `index` (just transformed) fits; mutates its state.
+    fn admit(&mut self, index: usize, p: &mut Prepared) {
+        let id = self.id_lens[index];
+        match &p.state {
+            State::Ok { data, keys, .. } => {
+                let full = record_size_for(
+                    id,
+                    RecordResult::Ok,
+                    Some(data.content_len()),
+                    keys.as_ref(),
+                );
+                if ENVELOPE_BYTES + full > self.limit {
+                    p.state = State::Failed(RecordError::TooLarge {
+                        bytes: data.content_len(),
+                        budget: self.limit,
+                    });
+                } else if self.total - Self::failed_size(id) + full <= self.limit {
+                    self.total = self.total - Self::failed_size(id) + full;
+                } else {
+                    p.state = State::Overflow;
+                    self.full = true;
+                }
+            }
+            State::Failed(_) => {
+                let with_data = record_size_for(
+                    id,
+                    RecordResult::ProcessingFailed,
+                    p.original_b64.map(|b| json_string_len(b) - 2),
+                    None,
+                );
+                if p.original_b64.is_some()
+                    && self.total - Self::failed_size(id) + with_data <= self.limit
+                {
+                    self.total = self.total - Self::failed_size(id) + with_data;
+                    p.failed_with_data = true;
+                }
+            }
+            State::Dropped => {
+                // Its answer is smaller than the reserved one.
+                self.total = self.total - Self::failed_size(id)
+                    + record_size_for(id, RecordResult::Dropped, None, None);
+            }
+            State::Overflow => {}
+        }
+    }
 }
 
 pub struct FirehoseFlatten<R> {
@@ -142,10 +225,11 @@ impl<R: StreamPut> FirehoseFlatten<R> {
             .map(|d| d.as_millis() as i64)
             .unwrap_or(0);
         metrics.count(metric::RECORDS, event.records.len() as u64);
+        let mut budget = Budget::new(&event.records, self.config.response_budget);
         let mut prepared: Vec<Prepared> = Vec::with_capacity(event.records.len());
         let mut flattener = self.flattener();
         let mut out = Vec::new();
-        for record in &event.records {
+        for (index, record) in event.records.iter().enumerate() {
             let original_b64 = record.data.as_ref().and_then(|d| d.as_str());
             let mut p = Prepared {
                 record,
@@ -154,34 +238,39 @@ impl<R: StreamPut> FirehoseFlatten<R> {
                 state: State::Dropped,
                 failed_with_data: false,
             };
-            p.state = match &mut flattener {
-                Err(e) => State::Failed(RecordError::Flatten(e.clone())),
-                Ok(f) => {
-                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        self.transform(
-                            record,
-                            original_b64,
-                            f,
-                            &mut out,
-                            &mut p.original,
-                            now_ms,
-                            metrics,
-                        )
-                    }));
-                    match result {
-                        Ok(state) => state,
-                        Err(panic) => {
-                            // The flattener's buffers may be mid-way: start a fresh one.
-                            flattener = self.flattener();
-                            State::Failed(RecordError::Panicked(panic_message(panic.as_ref())))
+            p.state = if budget.full {
+                // The response is full: later records are re-ingested from their original
+                // bytes, so flattening them now would be wasted work.
+                self.decode_only(original_b64, &mut p.original)
+            } else {
+                match &mut flattener {
+                    Err(e) => State::Failed(RecordError::Flatten(e.clone())),
+                    Ok(f) => {
+                        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            self.transform(
+                                record,
+                                original_b64,
+                                f,
+                                &mut out,
+                                &mut p.original,
+                                now_ms,
+                                metrics,
+                            )
+                        }));
+                        match result {
+                            Ok(state) => state,
+                            Err(panic) => {
+                                // The flattener's buffers may be mid-way: start a fresh one.
+                                flattener = self.flattener();
+                                State::Failed(RecordError::Panicked(panic_message(panic.as_ref())))
+                            }
                         }
                     }
                 }
             };
+            budget.admit(index, &mut p);
             prepared.push(p);
         }
-
-        self.fit_to_budget(&mut prepared);
         self.reingest_overflow(event, &mut prepared, deadline, metrics)
             .await;
         self.respond(prepared, metrics)
@@ -248,7 +337,12 @@ impl<R: StreamPut> FirehoseFlatten<R> {
                 &self.config.partition_default,
             )
         });
-        let data = base64_simd::STANDARD.encode_to_string(&*out);
+        // Base64 straight into a quoted JSON string (see `Data`).
+        let mut quoted = String::with_capacity(base64_len(out.len()) + 2);
+        quoted.push('"');
+        base64_simd::STANDARD.encode_append(&*out, &mut quoted);
+        quoted.push('"');
+        let data = Data::from_quoted(quoted);
         State::Ok {
             data,
             keys,
@@ -256,54 +350,18 @@ impl<R: StreamPut> FirehoseFlatten<R> {
         }
     }
 
-    /// Decide, in input order, which `Ok` records fit the response budget. Every record's
-    /// smallest possible entry is reserved first: every recordId must appear.
-    fn fit_to_budget(&self, prepared: &mut [Prepared]) {
-        let budget = self.config.response_budget;
-        let failed_size =
-            |id: usize| record_size_for(id, RecordResult::ProcessingFailed, None, None);
-        // Each record id's JSON length, computed once.
-        let id_lens: Vec<usize> = prepared
-            .iter()
-            .map(|p| json_string_len(&p.record.record_id))
-            .collect();
-        let mut total = ENVELOPE_BYTES + prepared.len().saturating_sub(1);
-        for (p, &id) in prepared.iter().zip(&id_lens) {
-            total += match p.state {
-                State::Dropped => record_size_for(id, RecordResult::Dropped, None, None),
-                _ => failed_size(id),
-            };
-        }
-        for (p, &id) in prepared.iter_mut().zip(&id_lens) {
-            match &p.state {
-                State::Ok { data, keys, .. } => {
-                    let full =
-                        record_size_for(id, RecordResult::Ok, Some(data.len()), keys.as_ref());
-                    if ENVELOPE_BYTES + full > budget {
-                        p.state = State::Failed(RecordError::TooLarge {
-                            bytes: data.len(),
-                            budget,
-                        });
-                    } else if total - failed_size(id) + full <= budget {
-                        total = total - failed_size(id) + full;
-                    } else {
-                        p.state = State::Overflow;
-                    }
-                }
-                State::Failed(_) => {
-                    let with_data = record_size_for(
-                        id,
-                        RecordResult::ProcessingFailed,
-                        p.original_b64.map(str::len),
-                        None,
-                    );
-                    if p.original_b64.is_some() && total - failed_size(id) + with_data <= budget {
-                        total = total - failed_size(id) + with_data;
-                        p.failed_with_data = true;
-                    }
-                }
-                State::Dropped | State::Overflow => {}
+    /// Decode a record for re-ingestion only.
+    fn decode_only(&self, original_b64: Option<&str>, original: &mut Vec<u8>) -> State {
+        let Some(b64) = original_b64 else {
+            return State::Failed(RecordError::DataNotString);
+        };
+        match base64_simd::STANDARD.decode_to_vec(b64) {
+            Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => State::Dropped,
+            Ok(bytes) => {
+                *original = bytes;
+                State::Overflow
             }
+            Err(e) => State::Failed(RecordError::Base64(e)),
         }
     }
 
@@ -404,7 +462,7 @@ impl<R: StreamPut> FirehoseFlatten<R> {
                     metrics.count(metric::FAILED, 1);
                     tracing::warn!(recordId = %record_id, error = %error, "record ProcessingFailed");
                     let data = if p.failed_with_data {
-                        p.original_b64.map(str::to_string)
+                        p.original_b64.map(Data::text)
                     } else {
                         None
                     };
@@ -430,7 +488,7 @@ impl<R: StreamPut> FirehoseFlatten<R> {
                     record_size(
                         &r.record_id,
                         r.result,
-                        r.data.as_ref().map(String::len),
+                        r.data.as_ref().map(Data::content_len),
                         r.metadata.as_ref().map(|m| &m.partition_keys),
                     )
                 })

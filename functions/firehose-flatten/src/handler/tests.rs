@@ -85,7 +85,12 @@ async fn run(
 }
 
 fn decoded(r: &ResponseRecord) -> String {
-    String::from_utf8(STANDARD.decode(r.data.as_ref().expect("data")).unwrap()).unwrap()
+    String::from_utf8(
+        STANDARD
+            .decode(r.data.as_ref().expect("data").to_text())
+            .unwrap(),
+    )
+    .unwrap()
 }
 
 fn results(response: &FirehoseResponse) -> Vec<(&str, RecordResult)> {
@@ -128,8 +133,18 @@ async fn records_are_flattened_and_bad_ones_fail_alone_with_original_bytes() {
     );
     assert_eq!(decoded(&response.records[6]), "{\"a_b\":2}\n");
     // ProcessingFailed carries the original data unchanged.
-    assert_eq!(response.records[1].data, Some(STANDARD.encode(b"{\"a\":")));
-    assert_eq!(response.records[2].data.as_deref(), Some("@@not base64@@"));
+    assert_eq!(
+        response.records[1].data,
+        Some(crate::event::Data::text(&STANDARD.encode(b"{\"a\":")))
+    );
+    assert_eq!(
+        response.records[2]
+            .data
+            .as_ref()
+            .map(crate::event::Data::to_text)
+            .as_deref(),
+        Some("@@not base64@@")
+    );
     assert_eq!(response.records[4].data, None, "no string to carry");
     assert_eq!(metrics.counter(metric::FAILED), 4);
     assert_eq!(metrics.counter(metric::OK), 2);
