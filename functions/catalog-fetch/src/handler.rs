@@ -6,8 +6,8 @@ use crate::catalog::{CatalogApi, FetchError, Fetched};
 use crate::config::Config;
 use crate::filter::{filter, record, Envelope};
 use crate::notification::{now_rfc3339, parse, Notification, Parsed};
-use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
-use ferrolake_shared::batch::{catch_panic, panic_message, BatchReport, Verdict};
+use aws_lambda_events::sqs::SqsEvent;
+use ferrolake_shared::batch::{catch_panic, panic_message, BatchReport, SqsBatchFunction, Verdict};
 use ferrolake_shared::retry::{retry, Backoff, Deadline};
 use ferrolake_shared::streams::{put_all, Entry, StreamPut, Target};
 use ferrolake_shared::telemetry::{Metrics, Unit};
@@ -72,20 +72,18 @@ impl<C: CatalogApi, P: StreamPut> CatalogFetch<C, P> {
     pub fn streams(&self) -> &P {
         &self.streams
     }
+}
 
-    pub async fn handle(
-        &self,
-        event: &SqsEvent,
-        ctx: &lambda_runtime::Context,
-        metrics: &Metrics,
-    ) -> SqsBatchResponse {
-        let deadline = Deadline::from_context(ctx, self.config.deadline_reserve);
-        self.process(event, &deadline, metrics)
-            .await
-            .into_response(self.config.batch.poison)
+impl<C: CatalogApi, P: StreamPut> SqsBatchFunction for CatalogFetch<C, P> {
+    fn deadline_reserve(&self) -> std::time::Duration {
+        self.config.deadline_reserve
     }
 
-    pub async fn process(
+    fn poison_policy(&self) -> ferrolake_shared::batch::PoisonPolicy {
+        self.config.batch.poison
+    }
+
+    async fn process(
         &self,
         event: &SqsEvent,
         deadline: &Deadline,

@@ -4,6 +4,7 @@
 
 use catalog_fetch::catalog::{Auth, HttpCatalog};
 use catalog_fetch::{config::Config, handler::CatalogFetch};
+use ferrolake_shared::batch::SqsBatchFunction;
 use ferrolake_shared::secrets::{SecretCache, SecretsManager};
 use ferrolake_shared::streams::SdkStreams;
 use ferrolake_shared::telemetry;

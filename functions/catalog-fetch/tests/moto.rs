@@ -8,6 +8,7 @@ use catalog_fetch::catalog::{Auth, HttpCatalog};
 use catalog_fetch::config::Config;
 use catalog_fetch::handler::{metric, CatalogFetch};
 use ferrolake_shared::batch::PoisonPolicy;
+use ferrolake_shared::batch::SqsBatchFunction;
 use ferrolake_shared::retry::{Backoff, Deadline};
 use ferrolake_shared::secrets::{SecretCache, SecretsManager};
 use ferrolake_shared::streams::SdkStreams;

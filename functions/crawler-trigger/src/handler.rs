@@ -7,8 +7,8 @@ use crate::catalog::{
 };
 use crate::config::{Config, RunningPolicy};
 use crate::routing::{partition_of, Partition, TableRef};
-use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
-use ferrolake_shared::batch::{catch_panic, BatchReport, Outcome, Verdict};
+use aws_lambda_events::sqs::SqsEvent;
+use ferrolake_shared::batch::{catch_panic, BatchReport, Outcome, SqsBatchFunction, Verdict};
 use ferrolake_shared::envelope::{s3_notification_from_sqs_body, S3Notification};
 use ferrolake_shared::retry::{retry, Backoff, Deadline};
 use ferrolake_shared::telemetry::Metrics;
@@ -77,62 +77,6 @@ impl<C: Catalog> CrawlerTrigger<C> {
 
     pub fn catalog(&self) -> &C {
         &self.catalog
-    }
-
-    /// Handle one SQS batch: the partial batch response for Lambda.
-    pub async fn handle(
-        &self,
-        event: &SqsEvent,
-        ctx: &lambda_runtime::Context,
-        metrics: &Metrics,
-    ) -> SqsBatchResponse {
-        let deadline = Deadline::from_context(ctx, self.config.deadline_reserve);
-        self.process(event, &deadline, metrics)
-            .await
-            .into_response(self.config.batch.poison)
-    }
-
-    /// The resolution of every message of `event`.
-    pub async fn process(
-        &self,
-        event: &SqsEvent,
-        deadline: &Deadline,
-        metrics: &Metrics,
-    ) -> BatchReport {
-        metrics.count(metric::MESSAGES, event.records.len() as u64);
-        let mut plan = self.plan(event, metrics);
-        self.register_partitions(&mut plan, deadline, metrics).await;
-        self.start_crawlers(&mut plan, deadline, metrics).await;
-
-        let mut report = BatchReport::new();
-        for (message, verdict) in event.records.iter().zip(plan.verdicts) {
-            let outcome = match verdict {
-                Verdict::Ok => Outcome::Ok,
-                Verdict::Retry(reason) => {
-                    metrics.count(metric::RETRIED, 1);
-                    Outcome::Retry(reason)
-                }
-                Verdict::Poison(reason) => {
-                    metrics.count(metric::POISON, 1);
-                    Outcome::Poison(reason)
-                }
-            };
-            report.record(message.message_id.as_deref(), outcome);
-        }
-        tracing::info!(
-            messages = event.records.len() as u64,
-            objects = metrics.counter(metric::OBJECTS),
-            unmatched = metrics.counter(metric::UNMATCHED),
-            test_events = metrics.counter(metric::TEST_EVENTS),
-            crawls_started = metrics.counter(metric::CRAWLS_STARTED),
-            deferred_running = metrics.counter(metric::DEFERRED_RUNNING),
-            deferred_interval = metrics.counter(metric::DEFERRED_INTERVAL),
-            partitions_registered = metrics.counter(metric::PARTITIONS_REGISTERED),
-            retried = metrics.counter(metric::RETRIED),
-            poison = metrics.counter(metric::POISON),
-            "batch processed"
-        );
-        report
     }
 
     /// Parse and route every message (pure; a panic fails only its message).
@@ -433,6 +377,59 @@ impl<C: Catalog> CrawlerTrigger<C> {
                 ))
             }
         }
+    }
+}
+
+impl<C: Catalog> SqsBatchFunction for CrawlerTrigger<C> {
+    fn deadline_reserve(&self) -> std::time::Duration {
+        self.config.deadline_reserve
+    }
+
+    fn poison_policy(&self) -> ferrolake_shared::batch::PoisonPolicy {
+        self.config.batch.poison
+    }
+
+    /// The resolution of every message of `event`.
+    async fn process(
+        &self,
+        event: &SqsEvent,
+        deadline: &Deadline,
+        metrics: &Metrics,
+    ) -> BatchReport {
+        metrics.count(metric::MESSAGES, event.records.len() as u64);
+        let mut plan = self.plan(event, metrics);
+        self.register_partitions(&mut plan, deadline, metrics).await;
+        self.start_crawlers(&mut plan, deadline, metrics).await;
+
+        let mut report = BatchReport::new();
+        for (message, verdict) in event.records.iter().zip(plan.verdicts) {
+            let outcome = match verdict {
+                Verdict::Ok => Outcome::Ok,
+                Verdict::Retry(reason) => {
+                    metrics.count(metric::RETRIED, 1);
+                    Outcome::Retry(reason)
+                }
+                Verdict::Poison(reason) => {
+                    metrics.count(metric::POISON, 1);
+                    Outcome::Poison(reason)
+                }
+            };
+            report.record(message.message_id.as_deref(), outcome);
+        }
+        tracing::info!(
+            messages = event.records.len() as u64,
+            objects = metrics.counter(metric::OBJECTS),
+            unmatched = metrics.counter(metric::UNMATCHED),
+            test_events = metrics.counter(metric::TEST_EVENTS),
+            crawls_started = metrics.counter(metric::CRAWLS_STARTED),
+            deferred_running = metrics.counter(metric::DEFERRED_RUNNING),
+            deferred_interval = metrics.counter(metric::DEFERRED_INTERVAL),
+            partitions_registered = metrics.counter(metric::PARTITIONS_REGISTERED),
+            retried = metrics.counter(metric::RETRIED),
+            poison = metrics.counter(metric::POISON),
+            "batch processed"
+        );
+        report
     }
 }
 

@@ -3,6 +3,7 @@
 #![recursion_limit = "256"]
 
 use crawler_trigger::{catalog::GlueCatalog, config::Config, handler::CrawlerTrigger};
+use ferrolake_shared::batch::SqsBatchFunction;
 use ferrolake_shared::telemetry;
 use lambda_runtime::LambdaEvent;
 

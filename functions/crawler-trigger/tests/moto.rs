@@ -11,6 +11,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use crawler_trigger::catalog::GlueCatalog;
 use crawler_trigger::config::Config;
 use crawler_trigger::handler::{metric, CrawlerTrigger};
+use ferrolake_shared::batch::SqsBatchFunction;
 use ferrolake_shared::retry::{Backoff, Deadline};
 use ferrolake_shared::telemetry::Metrics;
 use ferrolake_shared::testing::{create_queue, moto, SqsEventSource, TestEnv};

@@ -212,6 +212,35 @@ impl BatchReport {
     }
 }
 
+/// A Lambda function triggered by SQS: it resolves a batch into a [`BatchReport`];
+/// [`SqsBatchFunction::handle`] turns that into the partial batch response, with the
+/// deadline taken from the invocation.
+#[allow(async_fn_in_trait)]
+pub trait SqsBatchFunction {
+    /// Time kept before the Lambda deadline for answering.
+    fn deadline_reserve(&self) -> std::time::Duration;
+    fn poison_policy(&self) -> PoisonPolicy;
+    /// Resolve every message of `event`.
+    async fn process(
+        &self,
+        event: &SqsEvent,
+        deadline: &crate::retry::Deadline,
+        metrics: &crate::telemetry::Metrics,
+    ) -> BatchReport;
+
+    async fn handle(
+        &self,
+        event: &SqsEvent,
+        ctx: &lambda_runtime::Context,
+        metrics: &crate::telemetry::Metrics,
+    ) -> SqsBatchResponse {
+        let deadline = crate::retry::Deadline::from_context(ctx, self.deadline_reserve());
+        self.process(event, &deadline, metrics)
+            .await
+            .into_response(self.poison_policy())
+    }
+}
+
 /// The text of a panic payload.
 pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {

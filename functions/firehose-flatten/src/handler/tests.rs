@@ -41,12 +41,7 @@ impl StreamPut for FakeReingest {
 }
 
 fn config(pairs: &[(&str, &str)]) -> Config {
-    let pairs: Vec<(String, String)> = pairs
-        .iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect();
-    Config::from_lookup(move |k| pairs.iter().find(|(a, _)| a == k).map(|(_, b)| b.clone()))
-        .unwrap()
+    Config::from_lookup(ferrolake_shared::testing::env_lookup(pairs)).unwrap()
 }
 
 fn function(pairs: &[(&str, &str)]) -> FirehoseFlatten<FakeReingest> {

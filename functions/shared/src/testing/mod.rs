@@ -84,6 +84,20 @@ pub fn postgres() -> &'static PgServer {
 
 static NEXT_ENV: AtomicU32 = AtomicU32::new(0);
 
+/// An environment lookup over fixed pairs (first match wins), for `Config::from_lookup`.
+pub fn env_lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + Clone + use<> {
+    let pairs: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    }
+}
+
 /// The Lambda SQS event an event source mapping would build from received messages.
 pub fn sqs_event_from(
     messages: &[aws_sdk_sqs::types::Message],
