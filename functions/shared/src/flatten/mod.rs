@@ -147,20 +147,28 @@ pub struct FlattenSummary {
 struct KeyEntry {
     start: u32,
     len: u32,
+    hash: u64,
     member_start: usize,
     member_end: usize,
-    next: u32,
 }
 
-const NO_ENTRY: u32 = u32::MAX;
+/// One slot of the open-addressing index: valid only when `generation` matches the
+/// namespace's current one, so resetting for the next object is O(1).
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    generation: u32,
+    entry: u32,
+    hash: u64,
+}
 
-/// The keys of one output object: an arena of key bytes and a hash index, reused across
-/// objects so that flattening allocates nothing per key.
+/// The keys of one output object: an arena of key bytes and an open-addressing index of
+/// their hashes, reused across objects so that flattening allocates nothing per key.
 #[derive(Debug, Default, Clone)]
 struct Namespace {
     arena: Vec<u8>,
     entries: Vec<KeyEntry>,
-    index: FxHashMap<u64, u32>,
+    slots: Vec<Slot>,
+    generation: u32,
     first: bool,
     object_start: usize,
     holes: Vec<(usize, usize)>,
@@ -170,36 +178,77 @@ impl Namespace {
     fn reset(&mut self, object_start: usize) {
         self.arena.clear();
         self.entries.clear();
-        self.index.clear();
         self.holes.clear();
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            // Wrapped around: stale slots could look current again.
+            self.slots.iter_mut().for_each(|s| *s = Slot::default());
+            self.generation = 1;
+        }
         self.first = true;
         self.object_start = object_start;
     }
 
     fn find(&self, hash: u64, key: &[u8]) -> Option<usize> {
-        let mut at = *self.index.get(&hash)?;
-        while at != NO_ENTRY {
-            let e = &self.entries[at as usize];
-            if &self.arena[e.start as usize..(e.start + e.len) as usize] == key {
-                return Some(at as usize);
-            }
-            at = e.next;
+        if self.slots.is_empty() {
+            return None;
         }
-        None
+        let mask = self.slots.len() - 1;
+        let mut i = hash as usize & mask;
+        loop {
+            let slot = self.slots[i];
+            if slot.generation != self.generation {
+                return None;
+            }
+            if slot.hash == hash {
+                let e = &self.entries[slot.entry as usize];
+                if &self.arena[e.start as usize..(e.start + e.len) as usize] == key {
+                    return Some(slot.entry as usize);
+                }
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn place(&mut self, hash: u64, entry: u32) {
+        let mask = self.slots.len() - 1;
+        let mut i = hash as usize & mask;
+        while self.slots[i].generation == self.generation {
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = Slot {
+            generation: self.generation,
+            entry,
+            hash,
+        };
     }
 
     fn insert(&mut self, hash: u64, key: &[u8], member_start: usize, member_end: usize) {
-        let next = self.index.get(&hash).copied().unwrap_or(NO_ENTRY);
+        // Keep the load factor at or below 1/2.
+        if (self.entries.len() + 1) * 2 > self.slots.len() {
+            let size = (self.slots.len() * 2).max(64);
+            self.slots = vec![Slot::default(); size];
+            let current: Vec<(u64, u32)> = self
+                .entries
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (e.hash, i as u32))
+                .collect();
+            for (h, i) in current {
+                self.place(h, i);
+            }
+        }
         let start = self.arena.len() as u32;
         self.arena.extend_from_slice(key);
-        self.index.insert(hash, self.entries.len() as u32);
+        let entry = self.entries.len() as u32;
         self.entries.push(KeyEntry {
             start,
             len: key.len() as u32,
+            hash,
             member_start,
             member_end,
-            next,
         });
+        self.place(hash, entry);
     }
 }
 

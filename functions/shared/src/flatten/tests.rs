@@ -126,6 +126,28 @@ fn collisions_by_case_resolve_per_policy() {
 }
 
 #[test]
+fn wide_objects_grow_the_key_index_and_still_detect_collisions() {
+    // 200 keys (the index starts at 64 slots) plus case-only duplicates of every tenth.
+    let mut members: Vec<String> = (0..200).map(|i| format!("\"k{i}\": {i}")).collect();
+    members.extend((0..200).step_by(10).map(|i| format!("\"K{i}\": -{i}")));
+    let out = flat(&format!("{{{}}}", members.join(",")));
+    let v: Json = serde_json::from_str(&out).unwrap();
+    let o = v.as_object().unwrap();
+    assert_eq!(o.len(), 220);
+    assert_eq!(o["k10"], 10);
+    assert_eq!(o["k10_2"], -10);
+    assert_eq!(o["k199"], 199);
+    // The same flattener, reused for a second object, starts from an empty index.
+    let mut f = Flattener::new(FlattenOptions::default()).unwrap();
+    let mut first = Vec::new();
+    f.flatten(format!("{{{}}}", members.join(",")).as_bytes(), &mut first)
+        .unwrap();
+    let mut second = Vec::new();
+    f.flatten(b"{\"k10\": 1}", &mut second).unwrap();
+    assert_eq!(second, b"{\"k10\":1}\n");
+}
+
+#[test]
 fn array_modes() {
     let input = r#"{"tags": ["a", "b"], "items": [{"Sku": "x"}, {"Sku": "y", "Q": [1, 2]}], "m": [[1, {"A": 2}]]}"#;
     assert_eq!(
