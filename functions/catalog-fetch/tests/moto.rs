@@ -592,3 +592,63 @@ async fn bearer_token_from_secrets_manager_and_sigv4_signing() -> TestResult {
     assert!(records.contains_key("ok-b") && records.contains_key("ok-s"));
     Ok(())
 }
+
+/// A log sink for the JSON log layer.
+#[derive(Clone, Default)]
+struct LogSink(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_api_key_never_appears_in_the_logs() -> TestResult {
+    use tracing_subscriber::layer::SubscriberExt;
+    let sink = LogSink::default();
+    let writer = sink.clone();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::EnvFilter::new("trace"))
+        .with(ferrolake_shared::telemetry::JsonLogLayer::new(
+            "catalog-fetch",
+            move || writer.clone(),
+        ));
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let p = Pipeline::new("cf-secret-logs", false).await?;
+    let sm = aws_sdk_secretsmanager::Client::new(p.env.sdk_config());
+    let secret = p.env.name("catalog-key");
+    let key = "sk_live_9f8e7d6c5b4a39281706";
+    sm.create_secret()
+        .name(&secret)
+        .secret_string(key)
+        .send()
+        .await?;
+    // The stub expects another key: every fetch is rejected (403), so error paths log too.
+    let stub = catalog_stub(Arc::default(), Some("a-different-key")).await;
+    let config = p.config(
+        &stub.url(),
+        &[("CATALOG_AUTH", "api-key"), ("CATALOG_SECRET_ID", &secret)],
+    );
+    let f = p.function(config, aws_sdk_kinesis::Client::new(p.env.sdk_config()));
+    p.publish(&[
+        notification("ok-1", "updated"),
+        notification("ok-2", "updated"),
+    ])
+    .await?;
+    let round = p.invoke(&f, 2).await?;
+    assert_eq!(round.failed.len(), 2, "403 is poison");
+
+    let logs = String::from_utf8(sink.0.lock().unwrap().clone())?;
+    assert!(
+        logs.contains("catalog API answered 403"),
+        "the failure is logged"
+    );
+    assert!(!logs.contains(key), "the secret value leaked into the logs");
+    Ok(())
+}
