@@ -7,7 +7,9 @@ use crate::config::Config;
 use crate::filter::{filter, record, Envelope};
 use crate::notification::{now_rfc3339, parse, Notification, Parsed};
 use aws_lambda_events::sqs::SqsEvent;
-use ferrolake_shared::batch::{catch_panic, panic_message, BatchReport, SqsBatchFunction, Verdict};
+use ferrolake_shared::batch::{
+    catch_panic, catch_panic_sync, BatchReport, SqsBatchFunction, Verdict,
+};
 use ferrolake_shared::retry::{retry, Backoff, Deadline};
 use ferrolake_shared::streams::{put_all, Entry, StreamPut, Target};
 use ferrolake_shared::telemetry::{Metrics, Unit};
@@ -23,8 +25,8 @@ pub mod metric {
     pub const TOMBSTONES: &str = "Tombstones";
     pub const RECORDS_PUT: &str = "RecordsPut";
     pub const RETRIES: &str = "FetchRetries";
-    pub const FAILURES: &str = "MessagesRetried";
-    pub const POISON: &str = "PoisonMessages";
+    pub const FAILURES: &str = ferrolake_shared::batch::metric::RETRIED;
+    pub const POISON: &str = ferrolake_shared::batch::metric::POISON;
     pub const FETCH_LATENCY: &str = "FetchLatency";
     pub const DUPLICATES: &str = "DuplicateNotifications";
 }
@@ -101,13 +103,9 @@ impl<C: CatalogApi, P: StreamPut> SqsBatchFunction for CatalogFetch<C, P> {
                 .as_deref()
                 .unwrap_or("<missing messageId>");
             let sent = message.attributes.get("SentTimestamp").map(String::as_str);
-            let parsed = std::panic::catch_unwind(|| parse(message.body.as_deref(), sent, fields));
-            match parsed {
+            match catch_panic_sync(|| parse(message.body.as_deref(), sent, fields)) {
                 Err(panic) => {
-                    verdicts[index] = Verdict::Retry(format!(
-                        "parsing panicked: {}",
-                        panic_message(panic.as_ref())
-                    ))
+                    verdicts[index] = Verdict::Retry(format!("parsing panicked: {panic}"))
                 }
                 Ok(Err(err)) => {
                     verdicts[index] = Verdict::Poison(format!("malformed notification: {err}"))
@@ -262,15 +260,7 @@ impl<C: CatalogApi, P: StreamPut> SqsBatchFunction for CatalogFetch<C, P> {
         }
 
         // 5. The batch report.
-        let mut report = BatchReport::new();
-        for (message, verdict) in event.records.iter().zip(verdicts) {
-            match &verdict {
-                Verdict::Retry(_) => metrics.count(metric::FAILURES, 1),
-                Verdict::Poison(_) => metrics.count(metric::POISON, 1),
-                Verdict::Ok => {}
-            }
-            report.record(message.message_id.as_deref(), verdict.into_outcome());
-        }
+        let report = BatchReport::from_verdicts(&event.records, verdicts, metrics);
         tracing::info!(
             messages = event.records.len() as u64,
             items = items.len() as u64,

@@ -2,6 +2,7 @@
 //! id and type locations are configurable JSON pointers, tried in order.
 
 use ferrolake_shared::envelope::{open_sqs_body, EnvelopeError, SqsPayload};
+use ferrolake_shared::telemetry::rfc3339;
 use serde_json::Value;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,10 +54,11 @@ impl Default for NotificationFields {
     }
 }
 
-fn first<'v>(value: &'v Value, pointers: &[String]) -> Option<(&'v Value, &'v str)> {
+/// The first of `pointers` that names a non-null value, and that value.
+fn first<'p, 'v>(value: &'v Value, pointers: &'p [String]) -> Option<(&'p String, &'v Value)> {
     pointers
         .iter()
-        .find_map(|p| value.pointer(p).filter(|v| !v.is_null()).map(|v| (v, "")))
+        .find_map(|p| value.pointer(p).filter(|v| !v.is_null()).map(|v| (p, v)))
 }
 
 /// Parse an SQS message body (SNS-wrapped or raw) into a change notification.
@@ -76,18 +78,14 @@ pub fn parse(
             "the top level is not an object".into(),
         ));
     }
-    let id_pointer = fields
-        .id_pointers
-        .iter()
-        .find(|p| value.pointer(p).is_some_and(|v| !v.is_null()));
-    let Some(id_pointer) = id_pointer else {
+    let Some((id_pointer, id)) = first(&value, &fields.id_pointers) else {
         return Err(NotificationError::NoId {
             pointers: fields.id_pointers.join(", "),
         });
     };
-    let item_id = match value.pointer(id_pointer) {
-        Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
-        Some(Value::Number(n)) => n.to_string(),
+    let item_id = match id {
+        Value::String(s) if !s.trim().is_empty() => s.trim().to_string(),
+        Value::Number(n) => n.to_string(),
         _ => {
             return Err(NotificationError::BadId {
                 pointer: id_pointer.clone(),
@@ -100,7 +98,7 @@ pub fn parse(
         _ => None,
     };
     let change_type = first(&value, &fields.type_pointers)
-        .and_then(|(v, _)| text(v))
+        .and_then(|(_, v)| text(v))
         .map(|t| t.to_ascii_lowercase())
         .unwrap_or_else(|| fields.default_change_type.clone());
     let sent = sent_timestamp_ms
@@ -109,7 +107,7 @@ pub fn parse(
     let notified_at = sns
         .as_ref()
         .and_then(|s| s.timestamp.clone())
-        .or_else(|| first(&value, &fields.time_pointers).and_then(|(v, _)| text(v)))
+        .or_else(|| first(&value, &fields.time_pointers).and_then(|(_, v)| text(v)))
         .or(sent);
     Ok(Parsed::Change(Notification {
         item_id,
@@ -120,16 +118,11 @@ pub fn parse(
 }
 
 pub fn millis_to_rfc3339(ms: i64) -> String {
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
-    aws_smithy_types_fmt(t)
+    rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64))
 }
 
 pub fn now_rfc3339() -> String {
-    aws_smithy_types_fmt(std::time::SystemTime::now())
-}
-
-fn aws_smithy_types_fmt(t: std::time::SystemTime) -> String {
-    ferrolake_shared::telemetry::rfc3339(t)
+    rfc3339(std::time::SystemTime::now())
 }
 
 #[cfg(test)]

@@ -8,7 +8,9 @@ use crate::catalog::{
 use crate::config::{Config, RunningPolicy};
 use crate::routing::{partition_of, Partition, TableRef};
 use aws_lambda_events::sqs::SqsEvent;
-use ferrolake_shared::batch::{catch_panic, BatchReport, Outcome, SqsBatchFunction, Verdict};
+use ferrolake_shared::batch::{
+    catch_panic, catch_panic_sync, BatchReport, SqsBatchFunction, Verdict,
+};
 use ferrolake_shared::envelope::{s3_notification_from_sqs_body, S3Notification};
 use ferrolake_shared::retry::{retry, Backoff, Deadline};
 use ferrolake_shared::telemetry::Metrics;
@@ -26,8 +28,8 @@ pub mod metric {
     pub const DEFERRED_INTERVAL: &str = "CrawlsDeferredInterval";
     pub const PARTITIONS_REGISTERED: &str = "PartitionsRegistered";
     pub const PARTITIONS_EXISTING: &str = "PartitionsAlreadyRegistered";
-    pub const POISON: &str = "PoisonMessages";
-    pub const RETRIED: &str = "MessagesRetried";
+    pub const POISON: &str = ferrolake_shared::batch::metric::POISON;
+    pub const RETRIED: &str = ferrolake_shared::batch::metric::RETRIED;
 }
 
 /// An object routed to a fast-path table.
@@ -91,13 +93,10 @@ impl<C: Catalog> CrawlerTrigger<C> {
                 .as_deref()
                 .unwrap_or("<missing messageId>");
             let parsed =
-                std::panic::catch_unwind(|| s3_notification_from_sqs_body(message.body.as_deref()));
+                catch_panic_sync(|| s3_notification_from_sqs_body(message.body.as_deref()));
             let objects = match parsed {
                 Err(panic) => {
-                    plan.verdicts[index] = Verdict::Retry(format!(
-                        "parsing panicked: {}",
-                        ferrolake_shared::batch::panic_message(panic.as_ref())
-                    ));
+                    plan.verdicts[index] = Verdict::Retry(format!("parsing panicked: {panic}"));
                     continue;
                 }
                 Ok(Err(err)) => {
@@ -401,21 +400,7 @@ impl<C: Catalog> SqsBatchFunction for CrawlerTrigger<C> {
         self.register_partitions(&mut plan, deadline, metrics).await;
         self.start_crawlers(&mut plan, deadline, metrics).await;
 
-        let mut report = BatchReport::new();
-        for (message, verdict) in event.records.iter().zip(plan.verdicts) {
-            let outcome = match verdict {
-                Verdict::Ok => Outcome::Ok,
-                Verdict::Retry(reason) => {
-                    metrics.count(metric::RETRIED, 1);
-                    Outcome::Retry(reason)
-                }
-                Verdict::Poison(reason) => {
-                    metrics.count(metric::POISON, 1);
-                    Outcome::Poison(reason)
-                }
-            };
-            report.record(message.message_id.as_deref(), outcome);
-        }
+        let report = BatchReport::from_verdicts(&event.records, plan.verdicts, metrics);
         tracing::info!(
             messages = event.records.len() as u64,
             objects = metrics.counter(metric::OBJECTS),

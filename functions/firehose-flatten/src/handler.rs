@@ -4,11 +4,11 @@
 
 use crate::config::{Config, Overflow};
 use crate::event::{
-    base64_len, json_string_len, record_size, record_size_for, Data, FirehoseEvent, FirehoseRecord,
+    base64_len, json_string_len, record_size_for, Data, FirehoseEvent, FirehoseRecord,
     FirehoseResponse, RecordResult, ResponseMetadata, ResponseRecord, ENVELOPE_BYTES,
 };
 use crate::partition::{partition_values, watched_fields};
-use ferrolake_shared::batch::panic_message;
+use ferrolake_shared::batch::catch_panic_sync;
 use ferrolake_shared::flatten::{FlattenError, Flattener};
 use ferrolake_shared::retry::{Backoff, Deadline};
 use ferrolake_shared::streams::{put_all, Entry, StreamPut, Target};
@@ -241,12 +241,13 @@ impl<R: StreamPut> FirehoseFlatten<R> {
             p.state = if budget.full {
                 // The response is full: later records are re-ingested from their original
                 // bytes, so flattening them now would be wasted work.
-                self.decode_only(original_b64, &mut p.original)
+                self.decode(record, original_b64, &mut p.original, metrics)
+                    .unwrap_or(State::Overflow)
             } else {
                 match &mut flattener {
                     Err(e) => State::Failed(RecordError::Flatten(e.clone())),
                     Ok(f) => {
-                        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        let result = catch_panic_sync(|| {
                             self.transform(
                                 record,
                                 original_b64,
@@ -256,13 +257,13 @@ impl<R: StreamPut> FirehoseFlatten<R> {
                                 now_ms,
                                 metrics,
                             )
-                        }));
+                        });
                         match result {
                             Ok(state) => state,
                             Err(panic) => {
                                 // The flattener's buffers may be mid-way: start a fresh one.
                                 flattener = self.flattener();
-                                State::Failed(RecordError::Panicked(panic_message(panic.as_ref())))
+                                State::Failed(RecordError::Panicked(panic))
                             }
                         }
                     }
@@ -273,7 +274,7 @@ impl<R: StreamPut> FirehoseFlatten<R> {
         }
         self.reingest_overflow(event, &mut prepared, deadline, metrics)
             .await;
-        self.respond(prepared, metrics)
+        self.respond(prepared, &budget.id_lens, metrics)
     }
 
     /// Decode, gunzip and flatten one record.
@@ -288,18 +289,8 @@ impl<R: StreamPut> FirehoseFlatten<R> {
         now_ms: i64,
         metrics: &Metrics,
     ) -> State {
-        let Some(b64) = original_b64 else {
-            return State::Failed(RecordError::DataNotString);
-        };
-        // SIMD base64 (runtime CPU detection: AVX2 on x86_64, NEON on arm64).
-        *original = match base64_simd::STANDARD.decode_to_vec(b64) {
-            Ok(bytes) => bytes,
-            Err(e) => return State::Failed(RecordError::Base64(e)),
-        };
-        metrics.count(metric::BYTES_IN, original.len() as u64);
-        if original.iter().all(u8::is_ascii_whitespace) {
-            tracing::debug!(recordId = %record.record_id, "empty record dropped");
-            return State::Dropped;
+        if let Some(done) = self.decode(record, original_b64, original, metrics) {
+            return done;
         }
         let gunzipped;
         let input: &[u8] = if original.starts_with(&GZIP_MAGIC) {
@@ -350,19 +341,30 @@ impl<R: StreamPut> FirehoseFlatten<R> {
         }
     }
 
-    /// Decode a record for re-ingestion only.
-    fn decode_only(&self, original_b64: Option<&str>, original: &mut Vec<u8>) -> State {
+    /// Base64-decode a record's `data` into `original`. `Some(state)` when that already
+    /// decides the record: not a string or not base64 (`ProcessingFailed`), or empty
+    /// (`Dropped`).
+    fn decode(
+        &self,
+        record: &FirehoseRecord,
+        original_b64: Option<&str>,
+        original: &mut Vec<u8>,
+        metrics: &Metrics,
+    ) -> Option<State> {
         let Some(b64) = original_b64 else {
-            return State::Failed(RecordError::DataNotString);
+            return Some(State::Failed(RecordError::DataNotString));
         };
-        match base64_simd::STANDARD.decode_to_vec(b64) {
-            Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => State::Dropped,
-            Ok(bytes) => {
-                *original = bytes;
-                State::Overflow
-            }
-            Err(e) => State::Failed(RecordError::Base64(e)),
+        // SIMD base64 (runtime CPU detection: AVX2 on x86_64, NEON on arm64).
+        *original = match base64_simd::STANDARD.decode_to_vec(b64) {
+            Ok(bytes) => bytes,
+            Err(e) => return Some(State::Failed(RecordError::Base64(e))),
+        };
+        metrics.count(metric::BYTES_IN, original.len() as u64);
+        if original.iter().all(u8::is_ascii_whitespace) {
+            tracing::debug!(recordId = %record.record_id, "empty record dropped");
+            return Some(State::Dropped);
         }
+        None
     }
 
     async fn reingest_overflow(
@@ -428,7 +430,14 @@ impl<R: StreamPut> FirehoseFlatten<R> {
         );
     }
 
-    fn respond(&self, prepared: Vec<Prepared>, metrics: &Metrics) -> FirehoseResponse {
+    /// The response in input order; `id_lens` are the records' id JSON lengths (from the
+    /// budget) for the exact response size metric.
+    fn respond(
+        &self,
+        prepared: Vec<Prepared>,
+        id_lens: &[usize],
+        metrics: &Metrics,
+    ) -> FirehoseResponse {
         let mut response = FirehoseResponse {
             records: Vec::with_capacity(prepared.len()),
         };
@@ -484,9 +493,10 @@ impl<R: StreamPut> FirehoseFlatten<R> {
             + response
                 .records
                 .iter()
-                .map(|r| {
-                    record_size(
-                        &r.record_id,
+                .zip(id_lens)
+                .map(|(r, &id)| {
+                    record_size_for(
+                        id,
                         r.result,
                         r.data.as_ref().map(Data::content_len),
                         r.metadata.as_ref().map(|m| &m.partition_keys),
@@ -511,11 +521,6 @@ impl<R: StreamPut> FirehoseFlatten<R> {
         );
         response
     }
-}
-
-/// Expected base64 size of `n` output bytes (for callers sizing budgets).
-pub fn encoded_len(n: usize) -> usize {
-    base64_len(n)
 }
 
 #[cfg(test)]

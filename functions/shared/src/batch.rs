@@ -136,6 +136,14 @@ impl Verdict {
     }
 }
 
+/// Metric names every SQS function counts when it builds its batch report.
+pub mod metric {
+    /// Messages reported in `batchItemFailures` to be retried.
+    pub const RETRIED: &str = "MessagesRetried";
+    /// Messages resolved as poison.
+    pub const POISON: &str = "PoisonMessages";
+}
+
 /// How one record ended, as logged and counted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolution {
@@ -181,6 +189,25 @@ impl BatchReport {
             }
         }
         self.entries.push((message_id, resolution));
+    }
+
+    /// The report of a batch whose messages were resolved as `verdicts` (in input order),
+    /// counting retried and poison messages in `metrics`.
+    pub fn from_verdicts(
+        messages: &[SqsMessage],
+        verdicts: Vec<Verdict>,
+        metrics: &crate::telemetry::Metrics,
+    ) -> Self {
+        let mut report = Self::new();
+        for (message, verdict) in messages.iter().zip(verdicts) {
+            match &verdict {
+                Verdict::Retry(_) => metrics.count(metric::RETRIED, 1),
+                Verdict::Poison(_) => metrics.count(metric::POISON, 1),
+                Verdict::Ok => {}
+            }
+            report.record(message.message_id.as_deref(), verdict.into_outcome());
+        }
+        report
     }
 
     pub fn entries(&self) -> &[(Option<String>, Resolution)] {
@@ -252,6 +279,12 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+/// Run `f`, turning a panic inside it into `Err(panic message)`: the synchronous twin of
+/// [`catch_panic`], for per-message parsing.
+pub fn catch_panic_sync<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| panic_message(payload.as_ref()))
+}
+
 /// Run `future`, turning a panic inside it into `Err(panic message)`. For grouped work
 /// (one Glue call for many messages) whose messages must fail, not the batch, on a bug.
 pub async fn catch_panic<T>(future: impl Future<Output = T>) -> Result<T, String> {
@@ -279,11 +312,10 @@ where
             .map(|(index, message)| async move {
                 // The call itself sits inside the async block, so a panic while
                 // building the future is caught as well as one while polling it.
-                let result = AssertUnwindSafe(async move { handler(message).await })
-                    .catch_unwind()
-                    .await
-                    .map_err(|payload| panic_message(payload.as_ref()));
-                (index, result)
+                (
+                    index,
+                    catch_panic(async move { handler(message).await }).await,
+                )
             })
             .buffer_unordered(config.concurrency.max(1))
             .collect()
@@ -446,6 +478,44 @@ mod tests {
         v.merge(Verdict::Poison("q".into()));
         assert_eq!(v, Verdict::Retry("r".into()));
         assert!(matches!(v.into_outcome(), Outcome::Retry(r) if r == "r"));
+    }
+
+    #[test]
+    fn report_from_verdicts_counts_retried_and_poison() {
+        let ev = event(&[("a", ""), ("b", ""), ("c", "")]);
+        let metrics = crate::telemetry::Metrics::new("test", false);
+        let verdicts = vec![
+            Verdict::Ok,
+            Verdict::Retry("busy".into()),
+            Verdict::Poison("bad".into()),
+        ];
+        let report = BatchReport::from_verdicts(&ev.records, verdicts, &metrics);
+        assert_eq!(
+            report.entries()[1],
+            (Some("b".into()), Resolution::Retry("busy".into()))
+        );
+        assert_eq!(
+            report.entries()[2],
+            (Some("c".into()), Resolution::Poison("bad".into()))
+        );
+        assert_eq!(
+            (
+                metrics.counter(metric::RETRIED),
+                metrics.counter(metric::POISON)
+            ),
+            (1, 1)
+        );
+        let response = report.into_response(PoisonPolicy::Drop);
+        assert_eq!(failed_ids(&response), vec!["b"]);
+    }
+
+    #[test]
+    fn catch_panic_sync_returns_the_message() {
+        assert_eq!(catch_panic_sync(|| 7), Ok(7));
+        assert_eq!(
+            catch_panic_sync(|| -> () { panic!("parser bug") }),
+            Err("parser bug".to_string())
+        );
     }
 
     #[tokio::test]

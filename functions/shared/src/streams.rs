@@ -163,23 +163,20 @@ pub async fn put_all<P: StreamPut>(
         if still_failing.is_empty() || attempt >= backoff.max_attempts {
             break;
         }
-        let wait = backoff.delay(attempt - 1, &mut rand_rng());
+        let wait = backoff.delay(attempt - 1, &mut rand::rng());
         if !deadline.allows(wait) {
             break;
         }
         tracing::info!(
             failed = still_failing.len() as u64,
             attempt,
-            "re-ingest: retrying failed entries"
+            target = ?target,
+            "retrying failed entries"
         );
         tokio::time::sleep(wait).await;
         pending = still_failing;
     }
     outcome
-}
-
-fn rand_rng() -> impl rand::Rng {
-    rand::rng()
 }
 
 /// The SDK adapter: Firehose for delivery streams, Kinesis for data streams.

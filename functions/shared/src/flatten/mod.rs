@@ -536,14 +536,8 @@ impl Flattener {
             sc.skip_ws();
             self.value(sc, out, depth, level)?;
             self.path.truncate(prefix_len);
-            sc.skip_ws();
-            match sc.peek() {
-                Some(b',') => sc.pos += 1,
-                Some(b'}') => {
-                    sc.pos += 1;
-                    return Ok(false);
-                }
-                _ => return Err(sc.error("',' or '}'")),
+            if !sc.more_elements(b'}')? {
+                return Ok(false);
             }
         }
     }
@@ -732,14 +726,8 @@ impl Flattener {
             self.value(sc, out, depth + 1, level)?;
             self.path.truncate(prefix_len);
             index += 1;
-            sc.skip_ws();
-            match sc.peek() {
-                Some(b',') => sc.pos += 1,
-                Some(b']') => {
-                    sc.pos += 1;
-                    return Ok(());
-                }
-                _ => return Err(sc.error("',' or ']'")),
+            if !sc.more_elements(b']')? {
+                return Ok(());
             }
         }
     }
@@ -822,15 +810,9 @@ impl Flattener {
                 }
                 _ => sc.minify_value(out, depth, self.opts.hard_max_depth)?,
             }
-            sc.skip_ws();
-            match sc.peek() {
-                Some(b',') => sc.pos += 1,
-                Some(b']') => {
-                    sc.pos += 1;
-                    out.push(b']');
-                    return Ok(false);
-                }
-                _ => return Err(sc.error("',' or ']'")),
+            if !sc.more_elements(b']')? {
+                out.push(b']');
+                return Ok(false);
             }
         }
     }
@@ -1012,11 +994,8 @@ impl Flattener {
             self.finish_line(element_line, out);
             self.capture = false;
             count += 1;
-            sc.skip_ws();
-            match sc.peek() {
-                Some(b',') => sc.pos += 1,
-                Some(b']') => return Ok(()),
-                _ => return Err(sc.error("',' or ']'")),
+            if !sc.more_elements(b']')? {
+                return Ok(());
             }
         }
     }

@@ -69,6 +69,28 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// After an element of an object (`close` = `}`) or array (`]`): `true` after a `,`
+    /// (another element follows), `false` after the closing bracket (consumed).
+    #[inline]
+    pub fn more_elements(&mut self, close: u8) -> Result<bool, FlattenError> {
+        self.skip_ws();
+        match self.peek() {
+            Some(b',') => {
+                self.pos += 1;
+                Ok(true)
+            }
+            Some(b) if b == close => {
+                self.pos += 1;
+                Ok(false)
+            }
+            _ => Err(self.error(if close == b'}' {
+                "',' or '}'"
+            } else {
+                "',' or ']'"
+            })),
+        }
+    }
+
     /// A string at `pos` (which must be `"`): returns the span of its content (without
     /// quotes) and whether it contains escapes. Validates escapes and control characters.
     #[inline]
