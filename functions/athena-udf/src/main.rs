@@ -1,9 +1,27 @@
-//! `athena-udf` Lambda entry point: telemetry, then the runtime loop.
+//! `athena-udf` Lambda entry point: telemetry, the UDF registry and Secrets Manager client
+//! (built once), then the runtime loop.
+#![recursion_limit = "256"]
 
-mod handler;
+use athena_udf::handler::AthenaUdf;
+use ferrolake_shared::secrets::SecretsManager;
+use ferrolake_shared::telemetry;
+use lambda_runtime::LambdaEvent;
+use serde_json::value::RawValue;
+
+const FUNCTION: &str = "athena-udf";
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    ferrolake_shared::telemetry::init("athena-udf");
-    lambda_runtime::run(lambda_runtime::service_fn(handler::handle)).await
+    telemetry::init(FUNCTION);
+    let sdk = ferrolake_shared::aws::load_config().await;
+    let secrets = SecretsManager::new(aws_sdk_secretsmanager::Client::new(&sdk));
+    let function = AthenaUdf::new(athena_udf::library::registry(), secrets);
+    let function = &function;
+    telemetry::run_fallible(
+        FUNCTION,
+        |event: LambdaEvent<Box<RawValue>>, metrics| async move {
+            function.handle(&event.payload, &metrics).await
+        },
+    )
+    .await
 }

@@ -107,6 +107,11 @@ impl<S: SecretSource> SecretCache<S> {
         Ok(value)
     }
 
+    /// The source behind the cache.
+    pub fn source(&self) -> &S {
+        &self.source
+    }
+
     /// Forget a cached value (e.g. after the API rejected it: the secret may have rotated).
     pub fn invalidate(&self, id: &str) {
         self.entries

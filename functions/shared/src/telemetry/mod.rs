@@ -55,13 +55,38 @@ where
     F: Fn(lambda_runtime::LambdaEvent<E>, Metrics) -> Fut,
     Fut: std::future::Future<Output = R>,
 {
+    let handler = &handler;
+    run_fallible(function, move |event, metrics| {
+        let response = handler(event, metrics);
+        async move { Ok::<R, std::convert::Infallible>(response.await) }
+    })
+    .await
+}
+
+/// [`run`] for handlers whose whole invocation can fail (synchronous callers such as
+/// Athena read the function error): the error is logged with its cause chain and
+/// returned to Lambda as `{"errorType", "errorMessage"}`.
+pub async fn run_fallible<E, R, Er, F, Fut>(
+    function: &'static str,
+    handler: F,
+) -> Result<(), lambda_runtime::Error>
+where
+    E: serde::de::DeserializeOwned + Send + 'static,
+    R: serde::Serialize,
+    Er: std::error::Error + Into<lambda_runtime::Diagnostic> + 'static,
+    F: Fn(lambda_runtime::LambdaEvent<E>, Metrics) -> Fut,
+    Fut: std::future::Future<Output = Result<R, Er>>,
+{
     let name = function_name(function);
     let name = name.as_str();
     let handler = &handler;
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<E>| async move {
             let response = with_metrics(name, |metrics| handler(event, metrics)).await;
-            Ok::<R, std::convert::Infallible>(response)
+            if let Err(e) = &response {
+                tracing::error!(error = %error_chain(e), "invocation failed");
+            }
+            response
         },
     ))
     .await

@@ -62,6 +62,13 @@ pub fn workspace_root() -> std::path::PathBuf {
         .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
 }
 
+/// The project virtualenv (moto, boto3, pyarrow): `$FERROLAKE_VENV` or `<workspace>/.venv`.
+pub fn venv() -> std::path::PathBuf {
+    std::env::var_os("FERROLAKE_VENV")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".venv"))
+}
+
 static MOTO: OnceLock<Result<MotoServer, String>> = OnceLock::new();
 static POSTGRES: OnceLock<Result<PgServer, String>> = OnceLock::new();
 

@@ -1,7 +1,7 @@
 //! moto in server mode, from the project virtualenv (`make setup` pins its version).
 
 use super::process::{free_port, remove_stale_scratch, spawn_supervised};
-use super::{http_request, workspace_root, StackError};
+use super::{http_request, venv, StackError};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -16,10 +16,7 @@ const SCRATCH_PREFIX: &str = "ferrolake-moto-";
 
 impl MotoServer {
     pub(super) fn start() -> Result<Self, StackError> {
-        let venv = std::env::var_os("FERROLAKE_VENV")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| workspace_root().join(".venv"));
-        let binary = venv.join("bin/moto_server");
+        let binary = venv().join("bin/moto_server");
         if !binary.exists() {
             return Err(StackError::MotoMissing {
                 path: binary.display().to_string(),

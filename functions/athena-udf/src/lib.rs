@@ -1,0 +1,15 @@
+//! `athena-udf`: Athena's external-function (`USING EXTERNAL FUNCTION`) protocol and a
+//! UDF library.
+//!
+//! - [`protocol`]: the JSON requests and responses (Java key order out, liberal in).
+//! - [`ipc`]: Arrow IPC messages in base64 (both framings in; continuation, V5, align 8 out).
+//! - [`udf`]: typed arguments/results over Arrow arrays, the registry, signature checks.
+//! - [`library`]: the UDFs (athena-udfs drop-ins and lake helpers), registered in one place.
+//! - [`handler`]: one invocation end to end, errors Athena users can read, the 6 MB guard.
+
+pub mod fixtures;
+pub mod handler;
+pub mod ipc;
+pub mod library;
+pub mod protocol;
+pub mod udf;

@@ -1,0 +1,799 @@
+//! SQL types for UDF signatures, and how each maps to Arrow (the table in the protocol
+//! spec, §5.3): BOOLEAN, TINYINT, SMALLINT, INTEGER, BIGINT, REAL, DOUBLE, DECIMAL(p,s),
+//! VARCHAR, VARBINARY, DATE, TIMESTAMP, ARRAY(T), ROW(...), plus [`Secret`] (a VARCHAR
+//! argument naming a Secrets Manager secret, fetched before the loop).
+
+use super::scalar::{self, Scalar};
+use super::{Secrets, SqlArg, SqlRet, UdfError};
+use arrow_array::builder::{
+    BinaryBuilder, BooleanBuilder, Decimal128Builder, PrimitiveBuilder, StringBuilder,
+};
+use arrow_array::types::{
+    Date32Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type,
+};
+use arrow_array::{
+    Array as _, ArrayRef, BinaryArray, BooleanArray, Decimal128Array, ListArray, PrimitiveArray,
+    StringArray, StructArray,
+};
+use arrow_buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow_schema::{DataType, Field, FieldRef, TimeUnit};
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use std::sync::Arc;
+
+/// The SQL spelling of an Arrow type, as Athena users write signatures.
+pub fn sql_name(data_type: &DataType) -> String {
+    match data_type {
+        DataType::Boolean => "boolean".into(),
+        DataType::Int8 => "tinyint".into(),
+        DataType::Int16 => "smallint".into(),
+        DataType::Int32 => "integer".into(),
+        DataType::Int64 => "bigint".into(),
+        DataType::Float32 => "real".into(),
+        DataType::Float64 => "double".into(),
+        DataType::Decimal128(p, s) => format!("decimal({p},{s})"),
+        DataType::Utf8 | DataType::LargeUtf8 => "varchar".into(),
+        DataType::Binary | DataType::LargeBinary => "varbinary".into(),
+        DataType::Date32 => "date".into(),
+        DataType::Date64 | DataType::Timestamp(_, _) => "timestamp".into(),
+        DataType::List(child) => format!("array({})", sql_name(child.data_type())),
+        DataType::Struct(fields) => format!(
+            "row({})",
+            fields
+                .iter()
+                .map(|f| format!("{} {}", f.name(), sql_name(f.data_type())))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => format!("{other} (not an Athena UDF type)"),
+    }
+}
+
+pub(crate) fn downcast<'a, T: 'static>(
+    array: &'a ArrayRef,
+    expected: &str,
+) -> Result<&'a T, UdfError> {
+    array
+        .as_any()
+        .downcast_ref::<T>()
+        .ok_or_else(|| UdfError::ArgumentArray {
+            index: 0,
+            expected: expected.into(),
+        })
+}
+
+fn output_mismatch(field: &Field, wanted: &str) -> UdfError {
+    UdfError::Output(format!(
+        "output column {:?} is {}, not {wanted}",
+        field.name(),
+        sql_name(field.data_type())
+    ))
+}
+
+macro_rules! primitive_type {
+    ($(#[$doc:meta])* $marker:ident, $arrow:ty, $native:ty, $sql:literal, $pattern:pat) => {
+        $(#[$doc])*
+        pub struct $marker;
+
+        impl SqlArg for $marker {
+            type Column<'a> = &'a PrimitiveArray<$arrow>;
+            type Value<'a> = $native;
+            fn accepts(data_type: &DataType) -> bool {
+                matches!(data_type, $pattern)
+            }
+            fn sql_name() -> String {
+                $sql.into()
+            }
+            fn column<'a>(array: &'a ArrayRef, _: &'a Secrets) -> Result<Self::Column<'a>, UdfError> {
+                downcast(array, $sql)
+            }
+            #[inline]
+            fn value<'a>(column: &Self::Column<'a>, row: usize) -> Result<Option<Self::Value<'a>>, UdfError> {
+                Ok(column.is_valid(row).then(|| column.value(row)))
+            }
+        }
+
+        impl SqlRet for $marker {
+            type Value = $native;
+            type Builder = PrimitiveBuilder<$arrow>;
+            fn accepts(data_type: &DataType) -> bool {
+                matches!(data_type, $pattern)
+            }
+            fn sql_name() -> String {
+                $sql.into()
+            }
+            fn builder(_: &Field, rows: usize) -> Result<Self::Builder, UdfError> {
+                Ok(PrimitiveBuilder::with_capacity(rows))
+            }
+            #[inline]
+            fn append(builder: &mut Self::Builder, value: Option<$native>) -> Result<(), UdfError> {
+                builder.append_option(value);
+                Ok(())
+            }
+            fn finish(mut builder: Self::Builder, _: &Field) -> Result<ArrayRef, UdfError> {
+                Ok(Arc::new(builder.finish()))
+            }
+        }
+    };
+}
+
+primitive_type!(
+    /// TINYINT ↔ Arrow Int8 ↔ `i8`.
+    Tinyint, Int8Type, i8, "tinyint", DataType::Int8);
+primitive_type!(
+    /// SMALLINT ↔ Arrow Int16 ↔ `i16`.
+    Smallint, Int16Type, i16, "smallint", DataType::Int16);
+primitive_type!(
+    /// INTEGER ↔ Arrow Int32 ↔ `i32`.
+    Integer, Int32Type, i32, "integer", DataType::Int32);
+primitive_type!(
+    /// BIGINT ↔ Arrow Int64 ↔ `i64`.
+    Bigint, Int64Type, i64, "bigint", DataType::Int64);
+primitive_type!(
+    /// REAL ↔ Arrow Float32 ↔ `f32`.
+    Real, Float32Type, f32, "real", DataType::Float32);
+primitive_type!(
+    /// DOUBLE ↔ Arrow Float64 ↔ `f64`.
+    Double, Float64Type, f64, "double", DataType::Float64);
+
+/// BOOLEAN ↔ Arrow Bool ↔ `bool`.
+pub struct Boolean;
+
+impl SqlArg for Boolean {
+    type Column<'a> = &'a BooleanArray;
+    type Value<'a> = bool;
+    fn accepts(data_type: &DataType) -> bool {
+        matches!(data_type, DataType::Boolean)
+    }
+    fn sql_name() -> String {
+        "boolean".into()
+    }
+    fn column<'a>(array: &'a ArrayRef, _: &'a Secrets) -> Result<Self::Column<'a>, UdfError> {
+        downcast(array, "boolean")
+    }
+    #[inline]
+    fn value<'a>(
+        column: &Self::Column<'a>,
+        row: usize,
+    ) -> Result<Option<Self::Value<'a>>, UdfError> {
+        Ok(column.is_valid(row).then(|| column.value(row)))
+    }
+}
+
+impl SqlRet for Boolean {
+    type Value = bool;
+    type Builder = BooleanBuilder;
+    fn accepts(data_type: &DataType) -> bool {
+        matches!(data_type, DataType::Boolean)
+    }
+    fn sql_name() -> String {
+        "boolean".into()
+    }
+    fn builder(_: &Field, rows: usize) -> Result<Self::Builder, UdfError> {
+        Ok(BooleanBuilder::with_capacity(rows))
+    }
+    fn append(builder: &mut Self::Builder, value: Option<bool>) -> Result<(), UdfError> {
+        builder.append_option(value);
+        Ok(())
+    }
+    fn finish(mut builder: Self::Builder, _: &Field) -> Result<ArrayRef, UdfError> {
+        Ok(Arc::new(builder.finish()))
+    }
+}
+
+/// VARCHAR ↔ Arrow Utf8 ↔ `&str` in, `String` out.
+pub struct Varchar;
+
+impl SqlArg for Varchar {
+    type Column<'a> = &'a StringArray;
+    type Value<'a> = &'a str;
+    fn accepts(data_type: &DataType) -> bool {
+        matches!(data_type, DataType::Utf8)
+    }
+    fn sql_name() -> String {
+        "varchar".into()
+    }
+    fn column<'a>(array: &'a ArrayRef, _: &'a Secrets) -> Result<Self::Column<'a>, UdfError> {
+        downcast(array, "varchar")
+    }
+    #[inline]
+    fn value<'a>(
+        column: &Self::Column<'a>,
+        row: usize,
+    ) -> Result<Option<Self::Value<'a>>, UdfError> {
+        Ok(column.is_valid(row).then(|| column.value(row)))
+    }
+}
+
+impl SqlRet for Varchar {
+    type Value = String;
+    type Builder = StringBuilder;
+    fn accepts(data_type: &DataType) -> bool {
+        matches!(data_type, DataType::Utf8)
+    }
+    fn sql_name() -> String {
+        "varchar".into()
+    }
+    fn builder(_: &Field, rows: usize) -> Result<Self::Builder, UdfError> {
+        Ok(StringBuilder::with_capacity(rows, rows * 32))
+    }
+    #[inline]
+    fn append(builder: &mut Self::Builder, value: Option<String>) -> Result<(), UdfError> {
+        builder.append_option(value);
+        Ok(())
+    }
+    fn finish(mut builder: Self::Builder, _: &Field) -> Result<ArrayRef, UdfError> {
+        Ok(Arc::new(builder.finish()))
+    }
+}
+
+/// VARBINARY ↔ Arrow Binary ↔ `&[u8]` in, `Vec<u8>` out.
+pub struct Varbinary;
+
+impl SqlArg for Varbinary {
+    type Column<'a> = &'a BinaryArray;
+    type Value<'a> = &'a [u8];
+    fn accepts(data_type: &DataType) -> bool {
+        matches!(data_type, DataType::Binary)
+    }
+    fn sql_name() -> String {
+        "varbinary".into()
+    }
+    fn column<'a>(array: &'a ArrayRef, _: &'a Secrets) -> Result<Self::Column<'a>, UdfError> {
+        downcast(array, "varbinary")
+    }
+    #[inline]
+    fn value<'a>(
+        column: &Self::Column<'a>,
+        row: usize,
+    ) -> Result<Option<Self::Value<'a>>, UdfError> {
+        Ok(column.is_valid(row).then(|| column.value(row)))
+    }
+}
+
+impl SqlRet for Varbinary {
+    type Value = Vec<u8>;
+    type Builder = BinaryBuilder;
+    fn accepts(data_type: &DataType) -> bool {
+        matches!(data_type, DataType::Binary)
+    }
+    fn sql_name() -> String {
+        "varbinary".into()
+    }
+    fn builder(_: &Field, rows: usize) -> Result<Self::Builder, UdfError> {
+        Ok(BinaryBuilder::with_capacity(rows, rows * 32))
+    }
+    fn append(builder: &mut Self::Builder, value: Option<Vec<u8>>) -> Result<(), UdfError> {
+        builder.append_option(value);
+        Ok(())
+    }
+    fn finish(mut builder: Self::Builder, _: &Field) -> Result<ArrayRef, UdfError> {
+        Ok(Arc::new(builder.finish()))
+    }
+}
+
+/// Days between 0001-01-01 (chrono's day 1) and 1970-01-01.
+const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
+
+pub(crate) fn date_from_days(days: i32) -> Result<NaiveDate, UdfError> {
+    days.checked_add(UNIX_EPOCH_DAYS_FROM_CE)
+        .and_then(NaiveDate::from_num_days_from_ce_opt)
+        .ok_or_else(|| UdfError::Output(format!("date {days} days from 1970 is out of range")))
+}
+
+pub(crate) fn days_from_date(date: NaiveDate) -> i32 {
+    date.num_days_from_ce() - UNIX_EPOCH_DAYS_FROM_CE
+}
+
+use chrono::Datelike;
+
+/// DATE ↔ Arrow Date32 (days since 1970-01-01) ↔ `chrono::NaiveDate`.
+pub struct Date;
+
+impl SqlArg for Date {
+    type Column<'a> = &'a PrimitiveArray<Date32Type>;
+    type Value<'a> = NaiveDate;
+    fn accepts(data_type: &DataType) -> bool {
+        matches!(data_type, DataType::Date32)
+    }
+    fn sql_name() -> String {
+        "date".into()
+    }
+    fn column<'a>(array: &'a ArrayRef, _: &'a Secrets) -> Result<Self::Column<'a>, UdfError> {
+        downcast(array, "date")
+    }
+    fn value<'a>(
+        column: &Self::Column<'a>,
+        row: usize,
+    ) -> Result<Option<Self::Value<'a>>, UdfError> {
+        column
+            .is_valid(row)
+            .then(|| date_from_days(column.value(row)))
+            .transpose()
+    }
+}
+
+impl SqlRet for Date {
+    type Value = NaiveDate;
+    type Builder = PrimitiveBuilder<Date32Type>;
+    fn accepts(data_type: &DataType) -> bool {
+        matches!(data_type, DataType::Date32)
+    }
+    fn sql_name() -> String {
+        "date".into()
+    }
+    fn builder(_: &Field, rows: usize) -> Result<Self::Builder, UdfError> {
+        Ok(PrimitiveBuilder::with_capacity(rows))
+    }
+    fn append(builder: &mut Self::Builder, value: Option<NaiveDate>) -> Result<(), UdfError> {
+        builder.append_option(value.map(days_from_date));
+        Ok(())
+    }
+    fn finish(mut builder: Self::Builder, _: &Field) -> Result<ArrayRef, UdfError> {
+        Ok(Arc::new(builder.finish()))
+    }
+}
+
+/// The i64 values of a Date64 or Timestamp column, and their unit.
+pub struct TimestampColumn<'a> {
+    values: &'a ScalarBuffer<i64>,
+    nulls: Option<&'a NullBuffer>,
+    unit: TimeUnit,
+}
+
+fn timestamp_unit(data_type: &DataType) -> Option<TimeUnit> {
+    match data_type {
+        DataType::Date64 => Some(TimeUnit::Millisecond),
+        DataType::Timestamp(unit, _) => Some(*unit),
+        _ => None,
+    }
+}
+
+pub(crate) fn datetime_from(value: i64, unit: TimeUnit) -> Result<NaiveDateTime, UdfError> {
+    let dt = match unit {
+        TimeUnit::Second => DateTime::from_timestamp(value, 0),
+        TimeUnit::Millisecond => DateTime::from_timestamp_millis(value),
+        TimeUnit::Microsecond => DateTime::from_timestamp_micros(value),
+        TimeUnit::Nanosecond => Some(DateTime::from_timestamp_nanos(value)),
+    };
+    dt.map(|d| d.naive_utc())
+        .ok_or_else(|| UdfError::Output(format!("timestamp {value} ({unit:?}) is out of range")))
+}
+
+pub(crate) fn datetime_to(value: NaiveDateTime, unit: TimeUnit) -> Result<i64, UdfError> {
+    let utc = value.and_utc();
+    match unit {
+        TimeUnit::Second => Some(utc.timestamp()),
+        TimeUnit::Millisecond => Some(utc.timestamp_millis()),
+        TimeUnit::Microsecond => Some(utc.timestamp_micros()),
+        TimeUnit::Nanosecond => utc.timestamp_nanos_opt(),
+    }
+    .ok_or_else(|| UdfError::Output(format!("timestamp {value} does not fit {unit:?}")))
+}
+
+/// TIMESTAMP ↔ Arrow Date64 (milliseconds; what the Java SDK maps TIMESTAMP to) or
+/// Timestamp(unit) ↔ `chrono::NaiveDateTime` (UTC wall clock).
+pub struct Timestamp;
+
+impl SqlArg for Timestamp {
+    type Column<'a> = TimestampColumn<'a>;
+    type Value<'a> = NaiveDateTime;
+    fn accepts(data_type: &DataType) -> bool {
+        timestamp_unit(data_type).is_some()
+    }
+    fn sql_name() -> String {
+        "timestamp".into()
+    }
+    fn column<'a>(array: &'a ArrayRef, _: &'a Secrets) -> Result<Self::Column<'a>, UdfError> {
+        let unit = timestamp_unit(array.data_type()).ok_or_else(|| UdfError::ArgumentArray {
+            index: 0,
+            expected: "timestamp".into(),
+        })?;
+        // Date64 and every Timestamp unit share the i64 layout; take the values directly.
+        let values = match array.data_type() {
+            DataType::Date64 => downcast::<arrow_array::Date64Array>(array, "timestamp")?.values(),
+            DataType::Timestamp(TimeUnit::Second, _) => {
+                downcast::<arrow_array::TimestampSecondArray>(array, "timestamp")?.values()
+            }
+            DataType::Timestamp(TimeUnit::Millisecond, _) => {
+                downcast::<arrow_array::TimestampMillisecondArray>(array, "timestamp")?.values()
+            }
+            DataType::Timestamp(TimeUnit::Microsecond, _) => {
+                downcast::<arrow_array::TimestampMicrosecondArray>(array, "timestamp")?.values()
+            }
+            _ => downcast::<arrow_array::TimestampNanosecondArray>(array, "timestamp")?.values(),
+        };
+        Ok(TimestampColumn {
+            values,
+            nulls: array.nulls(),
+            unit,
+        })
+    }
+    fn value<'a>(
+        column: &Self::Column<'a>,
+        row: usize,
+    ) -> Result<Option<Self::Value<'a>>, UdfError> {
+        if column.nulls.is_some_and(|n| n.is_null(row)) {
+            return Ok(None);
+        }
+        datetime_from(column.values[row], column.unit).map(Some)
+    }
+}
+
+impl SqlRet for Timestamp {
+    type Value = NaiveDateTime;
+    type Builder = Vec<Option<NaiveDateTime>>;
+    fn accepts(data_type: &DataType) -> bool {
+        timestamp_unit(data_type).is_some()
+    }
+    fn sql_name() -> String {
+        "timestamp".into()
+    }
+    fn builder(_: &Field, rows: usize) -> Result<Self::Builder, UdfError> {
+        Ok(Vec::with_capacity(rows))
+    }
+    fn append(builder: &mut Self::Builder, value: Option<NaiveDateTime>) -> Result<(), UdfError> {
+        builder.push(value);
+        Ok(())
+    }
+    fn finish(builder: Self::Builder, field: &Field) -> Result<ArrayRef, UdfError> {
+        scalar::build_array(
+            builder
+                .into_iter()
+                .map(|v| v.map_or(Scalar::Null, Scalar::Timestamp))
+                .collect(),
+            field,
+        )
+    }
+}
+
+/// An exact decimal: `unscaled × 10^-scale`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecimalValue {
+    pub unscaled: i128,
+    pub scale: i8,
+}
+
+impl DecimalValue {
+    pub fn new(unscaled: i128, scale: i8) -> Self {
+        Self { unscaled, scale }
+    }
+
+    /// The unscaled value at `scale`, rounding half away from zero (Java's HALF_UP) when
+    /// digits are dropped; `None` on overflow.
+    pub fn rescale(self, scale: i8) -> Option<i128> {
+        let diff = i32::from(scale) - i32::from(self.scale);
+        if diff >= 0 {
+            10i128
+                .checked_pow(diff as u32)
+                .and_then(|f| self.unscaled.checked_mul(f))
+        } else {
+            let f = 10i128.checked_pow((-diff) as u32)?;
+            let (q, r) = (self.unscaled / f, self.unscaled % f);
+            Some(if r.abs() * 2 >= f {
+                q + self.unscaled.signum()
+            } else {
+                q
+            })
+        }
+    }
+}
+
+impl std::fmt::Display for DecimalValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let digits = self.unscaled.unsigned_abs().to_string();
+        let sign = if self.unscaled < 0 { "-" } else { "" };
+        if self.scale <= 0 {
+            return write!(f, "{sign}{digits}{}", "0".repeat((-self.scale) as usize));
+        }
+        let scale = self.scale as usize;
+        let padded = format!("{digits:0>width$}", width = scale + 1);
+        let (int, frac) = padded.split_at(padded.len() - scale);
+        write!(f, "{sign}{int}.{frac}")
+    }
+}
+
+pub(crate) fn fits_precision(unscaled: i128, precision: u8) -> bool {
+    10i128
+        .checked_pow(u32::from(precision))
+        .is_none_or(|limit| unscaled.unsigned_abs() < limit.unsigned_abs())
+}
+
+/// DECIMAL(p,s) ↔ Arrow Decimal128(p,s) ↔ [`DecimalValue`]; results are rescaled to the
+/// declared scale (HALF_UP, as the Java SDK does) and must fit the declared precision.
+pub struct Decimal;
+
+impl SqlArg for Decimal {
+    type Column<'a> = &'a Decimal128Array;
+    type Value<'a> = DecimalValue;
+    fn accepts(data_type: &DataType) -> bool {
+        matches!(data_type, DataType::Decimal128(_, _))
+    }
+    fn sql_name() -> String {
+        "decimal(p,s)".into()
+    }
+    fn column<'a>(array: &'a ArrayRef, _: &'a Secrets) -> Result<Self::Column<'a>, UdfError> {
+        downcast(array, "decimal")
+    }
+    fn value<'a>(
+        column: &Self::Column<'a>,
+        row: usize,
+    ) -> Result<Option<Self::Value<'a>>, UdfError> {
+        Ok(column
+            .is_valid(row)
+            .then(|| DecimalValue::new(column.value(row), column.scale())))
+    }
+}
+
+pub struct DecimalBuilder {
+    builder: Decimal128Builder,
+    precision: u8,
+    scale: i8,
+}
+
+impl SqlRet for Decimal {
+    type Value = DecimalValue;
+    type Builder = DecimalBuilder;
+    fn accepts(data_type: &DataType) -> bool {
+        matches!(data_type, DataType::Decimal128(_, _))
+    }
+    fn sql_name() -> String {
+        "decimal(p,s)".into()
+    }
+    fn builder(field: &Field, rows: usize) -> Result<Self::Builder, UdfError> {
+        let DataType::Decimal128(precision, scale) = *field.data_type() else {
+            return Err(output_mismatch(field, "decimal"));
+        };
+        let builder = Decimal128Builder::with_capacity(rows)
+            .with_precision_and_scale(precision, scale)
+            .map_err(|e| UdfError::Output(e.to_string()))?;
+        Ok(DecimalBuilder {
+            builder,
+            precision,
+            scale,
+        })
+    }
+    fn append(b: &mut Self::Builder, value: Option<DecimalValue>) -> Result<(), UdfError> {
+        match value {
+            None => b.builder.append_null(),
+            Some(v) => {
+                let unscaled = v
+                    .rescale(b.scale)
+                    .filter(|&u| fits_precision(u, b.precision))
+                    .ok_or_else(|| {
+                        UdfError::Output(format!(
+                            "{v} does not fit decimal({},{})",
+                            b.precision, b.scale
+                        ))
+                    })?;
+                b.builder.append_value(unscaled);
+            }
+        }
+        Ok(())
+    }
+    fn finish(mut b: Self::Builder, _: &Field) -> Result<ArrayRef, UdfError> {
+        Ok(Arc::new(b.builder.finish()))
+    }
+}
+
+/// ARRAY(T) ↔ Arrow List (named `ArrayOf` so it does not shadow arrow's `Array` trait) ↔ `Vec<Option<T>>` (NULL elements stay `None`).
+pub struct ArrayOf<T>(std::marker::PhantomData<T>);
+
+pub struct ListColumn<'a, T: SqlArg> {
+    list: &'a ListArray,
+    child: T::Column<'a>,
+}
+
+impl<T: SqlArg> SqlArg for ArrayOf<T> {
+    type Column<'a> = ListColumn<'a, T>;
+    type Value<'a> = Vec<Option<T::Value<'a>>>;
+    fn accepts(data_type: &DataType) -> bool {
+        matches!(data_type, DataType::List(child) if T::accepts(child.data_type()))
+    }
+    fn sql_name() -> String {
+        format!("array({})", T::sql_name())
+    }
+    fn column<'a>(array: &'a ArrayRef, secrets: &'a Secrets) -> Result<Self::Column<'a>, UdfError> {
+        let list: &ListArray = downcast(array, &Self::sql_name())?;
+        Ok(ListColumn {
+            list,
+            child: T::column(list.values(), secrets)?,
+        })
+    }
+    fn value<'a>(
+        column: &Self::Column<'a>,
+        row: usize,
+    ) -> Result<Option<Self::Value<'a>>, UdfError> {
+        if column.list.is_null(row) {
+            return Ok(None);
+        }
+        let offsets = column.list.value_offsets();
+        let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
+        (start..end)
+            .map(|i| T::value(&column.child, i))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    }
+}
+
+pub struct ListBuilder<T: SqlRet> {
+    child: T::Builder,
+    child_field: FieldRef,
+    offsets: Vec<i32>,
+    valid: Vec<bool>,
+}
+
+impl<T: SqlRet> SqlRet for ArrayOf<T> {
+    type Value = Vec<Option<T::Value>>;
+    type Builder = ListBuilder<T>;
+    fn accepts(data_type: &DataType) -> bool {
+        matches!(data_type, DataType::List(child) if T::accepts(child.data_type()))
+    }
+    fn sql_name() -> String {
+        format!("array({})", T::sql_name())
+    }
+    fn builder(field: &Field, rows: usize) -> Result<Self::Builder, UdfError> {
+        let DataType::List(child_field) = field.data_type() else {
+            return Err(output_mismatch(field, "array"));
+        };
+        let mut offsets = Vec::with_capacity(rows + 1);
+        offsets.push(0);
+        Ok(ListBuilder {
+            child: T::builder(child_field, rows)?,
+            child_field: child_field.clone(),
+            offsets,
+            valid: Vec::with_capacity(rows),
+        })
+    }
+    fn append(b: &mut Self::Builder, value: Option<Self::Value>) -> Result<(), UdfError> {
+        let mut last = b.offsets.last().copied().unwrap_or(0);
+        b.valid.push(value.is_some());
+        for item in value.into_iter().flatten() {
+            T::append(&mut b.child, item)?;
+            last = last
+                .checked_add(1)
+                .ok_or_else(|| UdfError::Output("array result has too many elements".into()))?;
+        }
+        b.offsets.push(last);
+        Ok(())
+    }
+    fn finish(b: Self::Builder, _: &Field) -> Result<ArrayRef, UdfError> {
+        let values = T::finish(b.child, &b.child_field)?;
+        let nulls = NullBuffer::from(b.valid);
+        let list = ListArray::try_new(
+            b.child_field,
+            OffsetBuffer::new(ScalarBuffer::from(b.offsets)),
+            values,
+            (nulls.null_count() > 0).then_some(nulls),
+        )
+        .map_err(|e| UdfError::Output(e.to_string()))?;
+        Ok(Arc::new(list))
+    }
+}
+
+/// ROW(...) ↔ Arrow Struct. Arguments arrive as a [`RowRef`]; results are a [`RowValue`]
+/// whose fields are matched to the declared ROW fields by name (case-insensitive).
+pub struct Row;
+
+/// One row of a ROW argument.
+#[derive(Clone, Copy)]
+pub struct RowRef<'a> {
+    array: &'a StructArray,
+    row: usize,
+}
+
+impl<'a> RowRef<'a> {
+    /// The field's value as a [`Scalar`] (NULL when absent).
+    pub fn get(&self, name: &str) -> Result<Scalar, UdfError> {
+        match self.array.column_by_name(name) {
+            Some(column) => scalar::scalar_at(column, self.row),
+            None => Ok(Scalar::Null),
+        }
+    }
+
+    /// Every field, in declaration order.
+    pub fn to_value(&self) -> Result<RowValue, UdfError> {
+        scalar::row_at(self.array, self.row)
+    }
+}
+
+/// A ROW result: named field values.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RowValue(pub Vec<(String, Scalar)>);
+
+impl RowValue {
+    pub fn with(mut self, name: &str, value: impl Into<Scalar>) -> Self {
+        self.0.push((name.to_string(), value.into()));
+        self
+    }
+}
+
+impl SqlArg for Row {
+    type Column<'a> = &'a StructArray;
+    type Value<'a> = RowRef<'a>;
+    fn accepts(data_type: &DataType) -> bool {
+        matches!(data_type, DataType::Struct(_))
+    }
+    fn sql_name() -> String {
+        "row(...)".into()
+    }
+    fn column<'a>(array: &'a ArrayRef, _: &'a Secrets) -> Result<Self::Column<'a>, UdfError> {
+        downcast(array, "row")
+    }
+    fn value<'a>(
+        column: &Self::Column<'a>,
+        row: usize,
+    ) -> Result<Option<Self::Value<'a>>, UdfError> {
+        Ok(column
+            .is_valid(row)
+            .then_some(RowRef { array: column, row }))
+    }
+}
+
+impl SqlRet for Row {
+    type Value = RowValue;
+    type Builder = Vec<Scalar>;
+    fn accepts(data_type: &DataType) -> bool {
+        matches!(data_type, DataType::Struct(_))
+    }
+    fn sql_name() -> String {
+        "row(...)".into()
+    }
+    fn builder(_: &Field, rows: usize) -> Result<Self::Builder, UdfError> {
+        Ok(Vec::with_capacity(rows))
+    }
+    fn append(builder: &mut Self::Builder, value: Option<RowValue>) -> Result<(), UdfError> {
+        builder.push(value.map_or(Scalar::Null, Scalar::Row));
+        Ok(())
+    }
+    fn finish(builder: Self::Builder, field: &Field) -> Result<ArrayRef, UdfError> {
+        scalar::build_array(builder, field)
+    }
+}
+
+/// A VARCHAR argument naming a Secrets Manager secret; the UDF receives the name and the
+/// secret string. Secrets are fetched (cached) before the loop for every row whose other
+/// arguments are not NULL.
+pub struct Secret;
+
+/// A secret: its name and its `SecretString`. Never log `value`.
+#[derive(Clone, Copy)]
+pub struct SecretRef<'a> {
+    pub name: &'a str,
+    pub value: &'a str,
+}
+
+impl std::fmt::Debug for SecretRef<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretRef")
+            .field("name", &self.name)
+            .field("value", &"<redacted>")
+            .finish()
+    }
+}
+
+impl SqlArg for Secret {
+    type Column<'a> = (&'a StringArray, &'a Secrets);
+    type Value<'a> = SecretRef<'a>;
+    const SECRET: bool = true;
+    fn accepts(data_type: &DataType) -> bool {
+        matches!(data_type, DataType::Utf8)
+    }
+    fn sql_name() -> String {
+        "varchar".into()
+    }
+    fn column<'a>(array: &'a ArrayRef, secrets: &'a Secrets) -> Result<Self::Column<'a>, UdfError> {
+        Ok((downcast(array, "varchar")?, secrets))
+    }
+    fn value<'a>(
+        column: &Self::Column<'a>,
+        row: usize,
+    ) -> Result<Option<Self::Value<'a>>, UdfError> {
+        let (names, secrets) = column;
+        if names.is_null(row) {
+            return Ok(None);
+        }
+        let name = names.value(row);
+        // Absent only for rows whose other arguments are NULL (not fetched).
+        Ok(secrets.get(name).map(|value| SecretRef { name, value }))
+    }
+}
