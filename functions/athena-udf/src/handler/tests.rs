@@ -1,9 +1,8 @@
 use super::*;
-use crate::fixtures::{decode_response, udf_request, Framing};
+use crate::fixtures::{decode_response, type_matrix, udf_request, Framing};
 use crate::udf::*;
-use arrow_array::builder::{ListBuilder, StringBuilder as ListStrings};
 use arrow_array::*;
-use arrow_schema::{DataType, Field, Fields, Schema};
+use arrow_schema::{DataType, Field, Schema};
 use ferrolake_shared::secrets::SecretError;
 use serde_json::Value;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -39,21 +38,6 @@ impl SecretSource for MemorySecrets {
     }
 }
 
-fn echo<T>(v: Option<T>) -> Option<T> {
-    v
-}
-fn echo_str(v: Option<&str>) -> Option<String> {
-    v.map(String::from)
-}
-fn echo_bytes(v: Option<&[u8]>) -> Option<Vec<u8>> {
-    v.map(<[u8]>::to_vec)
-}
-fn echo_strings(v: Option<Vec<Option<&str>>>) -> Option<Vec<Option<String>>> {
-    v.map(|items| items.into_iter().map(|s| s.map(String::from)).collect())
-}
-fn echo_row(v: Option<RowRef<'_>>) -> Result<Option<RowValue>, UdfError> {
-    v.map(|r| r.to_value()).transpose()
-}
 fn explode(v: Option<i32>) -> Option<i32> {
     if v == Some(13) {
         panic!("unlucky row");
@@ -70,23 +54,9 @@ fn test_registry() -> Registry {
     r.scalar2::<Integer, Integer, Integer, _, _>("product", |a: Option<i32>, b: Option<i32>| {
         Some(a? * b?)
     })
-    .scalar1::<Boolean, Boolean, _, _>("echo", echo::<bool>)
-    .scalar1::<Tinyint, Tinyint, _, _>("echo", echo::<i8>)
-    .scalar1::<Smallint, Smallint, _, _>("echo", echo::<i16>)
-    .scalar1::<Integer, Integer, _, _>("echo", echo::<i32>)
-    .scalar1::<Bigint, Bigint, _, _>("echo", echo::<i64>)
-    .scalar1::<Real, Real, _, _>("echo", echo::<f32>)
-    .scalar1::<Double, Double, _, _>("echo", echo::<f64>)
-    .scalar1::<Decimal, Decimal, _, _>("echo", echo::<DecimalValue>)
-    .scalar1::<Varchar, Varchar, _, _>("echo", echo_str)
-    .scalar1::<Varbinary, Varbinary, _, _>("echo", echo_bytes)
-    .scalar1::<Date, Date, _, _>("echo", echo::<chrono::NaiveDate>)
-    .scalar1::<Timestamp, Timestamp, _, _>("echo", echo::<chrono::NaiveDateTime>)
-    .scalar1::<ArrayOf<Integer>, ArrayOf<Integer>, _, _>("echo", echo::<Vec<Option<i32>>>)
-    .scalar1::<ArrayOf<Varchar>, ArrayOf<Varchar>, _, _>("echo", echo_strings)
-    .scalar1::<Row, Row, _, _>("echo", echo_row)
     .scalar1::<Integer, Integer, _, _>("explode", explode)
     .scalar1::<Integer, Varchar, _, _>("huge", huge);
+    crate::fixtures::register_echo(&mut r);
     r
 }
 
@@ -231,108 +201,6 @@ async fn the_java_v2_request_answered_by_product_gives_the_java_value() {
     .unwrap();
     assert_eq!(&records[..4], &[0xff; 4]);
     assert_eq!(records.len() % 8, 0);
-}
-
-/// One column per Athena type, each with a NULL, plus the output field to declare.
-pub(crate) fn type_matrix() -> Vec<(&'static str, ArrayRef)> {
-    let date = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
-    let mut strings = ListBuilder::new(ListStrings::new());
-    strings.append_value([Some("a"), None, Some("ü")]);
-    strings.append_null();
-    strings.append_value([] as [Option<&str>; 0]);
-    let row_fields = Fields::from(vec![
-        Field::new("id", DataType::Int64, true),
-        Field::new("name", DataType::Utf8, true),
-    ]);
-    let row = StructArray::try_new(
-        row_fields,
-        vec![
-            Arc::new(Int64Array::from(vec![Some(1), None, Some(3)])),
-            Arc::new(StringArray::from(vec![Some("x"), Some("y"), None])),
-        ],
-        Some(vec![true, false, true].into()),
-    )
-    .unwrap();
-    vec![
-        (
-            "boolean",
-            Arc::new(BooleanArray::from(vec![Some(true), None, Some(false)])),
-        ),
-        (
-            "tinyint",
-            Arc::new(Int8Array::from(vec![Some(-128), None, Some(127)])),
-        ),
-        (
-            "smallint",
-            Arc::new(Int16Array::from(vec![Some(i16::MIN), None, Some(7)])),
-        ),
-        (
-            "integer",
-            Arc::new(Int32Array::from(vec![Some(i32::MAX), None, Some(-1)])),
-        ),
-        (
-            "bigint",
-            Arc::new(Int64Array::from(vec![Some(i64::MIN), None, Some(42)])),
-        ),
-        (
-            "real",
-            Arc::new(Float32Array::from(vec![Some(1.5), None, Some(-0.25)])),
-        ),
-        (
-            "double",
-            Arc::new(Float64Array::from(vec![Some(1.1), None, Some(f64::MAX)])),
-        ),
-        (
-            "decimal",
-            Arc::new(
-                Decimal128Array::from(vec![Some(12345), None, Some(-99999999)])
-                    .with_precision_and_scale(10, 2)
-                    .unwrap(),
-            ),
-        ),
-        (
-            "varchar",
-            Arc::new(StringArray::from(vec![Some("héllo"), None, Some("")])),
-        ),
-        (
-            "varbinary",
-            Arc::new(BinaryArray::from(vec![
-                Some(&b"\x00\xff"[..]),
-                None,
-                Some(&b""[..]),
-            ])),
-        ),
-        (
-            "date",
-            Arc::new(Date32Array::from(vec![
-                Some(crate::udf::types::days_from_date(date(2026, 11, 22))),
-                None,
-                Some(-1),
-            ])),
-        ),
-        (
-            "timestamp",
-            Arc::new(Date64Array::from(vec![
-                Some(1_763_800_000_123),
-                None,
-                Some(-1),
-            ])),
-        ),
-        (
-            "array_integer",
-            Arc::new(ListArray::from_iter_primitive::<
-                arrow_array::types::Int32Type,
-                _,
-                _,
-            >(vec![
-                Some(vec![Some(1), None, Some(3)]),
-                None,
-                Some(vec![]),
-            ])),
-        ),
-        ("array_varchar", Arc::new(strings.finish())),
-        ("row", Arc::new(row)),
-    ]
 }
 
 #[tokio::test]

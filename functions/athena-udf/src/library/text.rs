@@ -13,6 +13,19 @@ fn known(value: &str) -> Option<&str> {
     (!value.is_empty() && value != UNKNOWN).then_some(value)
 }
 
+/// The fields of `parse_user_agent`'s ROW, in order.
+pub const USER_AGENT_FIELDS: [&str; 6] =
+    ["category", "name", "version", "os", "os_version", "vendor"];
+
+/// `ROW(category varchar, name varchar, version varchar, os varchar, os_version varchar, vendor varchar)`.
+pub fn user_agent_type() -> arrow_schema::DataType {
+    let fields: Vec<arrow_schema::Field> = USER_AGENT_FIELDS
+        .iter()
+        .map(|name| arrow_schema::Field::new(*name, arrow_schema::DataType::Utf8, true))
+        .collect();
+    arrow_schema::DataType::Struct(fields.into())
+}
+
 /// `parse_user_agent(varchar) -> ROW(category, name, version, os, os_version, vendor)`,
 /// all VARCHAR; parts the parser cannot tell are NULL.
 pub fn parse_user_agent(user_agent: Option<&str>) -> Option<RowValue> {
