@@ -70,10 +70,12 @@ build: venv
 # Criterion benchmarks (slow and noisy: not part of `make test`). Results: docs/benchmarks.md.
 bench:
 	cargo bench -p firehose-flatten --bench flatten -- --noplot
+	cargo bench -p athena-udf --bench udf -- --noplot
 
 # The same benchmarks, about a second each: proves they build and run.
 bench-smoke:
 	BENCH_SECONDS=1 cargo bench -p firehose-flatten --bench flatten -- --noplot --warm-up-time 0.2
+	BENCH_SECONDS=1 cargo bench -p athena-udf --bench udf -- --noplot --warm-up-time 0.2
 
 clean:
 	cargo clean

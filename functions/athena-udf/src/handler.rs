@@ -50,11 +50,12 @@ pub enum AthenaError {
         #[source]
         source: arrow_schema::ArrowError,
     },
-    #[error("the {method} response for {rows} rows would be {bytes} bytes, over Lambda's {MAX_RESPONSE_BYTES}-byte response limit; Athena cannot split UDF results, so query fewer rows per call (e.g. a LIMIT or a narrower WHERE) or return less data per row")]
+    #[error("the {method} response for {rows} rows would be {bytes} bytes, over Lambda's {limit}-byte response limit; Athena cannot split UDF results, so query fewer rows per call (e.g. a LIMIT or a narrower WHERE) or return less data per row")]
     ResponseTooLarge {
         method: String,
         rows: usize,
         bytes: usize,
+        limit: usize,
     },
 }
 
@@ -91,6 +92,7 @@ impl From<AthenaError> for lambda_runtime::Diagnostic {
 pub struct AthenaUdf<S> {
     registry: Registry,
     secrets: SecretCache<S>,
+    response_limit: usize,
 }
 
 impl<S: SecretSource> AthenaUdf<S> {
@@ -98,7 +100,16 @@ impl<S: SecretSource> AthenaUdf<S> {
         Self {
             registry,
             secrets: SecretCache::new(secrets, SECRET_TTL),
+            response_limit: MAX_RESPONSE_BYTES,
         }
+    }
+
+    /// Refuse responses over `bytes` instead of Lambda's limit. Lambda enforces its limit
+    /// whatever this says; a larger value is only useful to measure batches Lambda could
+    /// not return (benchmarks).
+    pub fn with_response_limit(mut self, bytes: usize) -> Self {
+        self.response_limit = bytes;
+        self
     }
 
     pub fn registry(&self) -> &Registry {
@@ -176,11 +187,12 @@ impl<S: SecretSource> AthenaUdf<S> {
             let bytes = ipc::encode_batch(&out)?;
             // Base64 and JSON framing; fail before building a string Lambda would refuse.
             let estimate = bytes.len().div_ceil(3) * 4;
-            if estimate > MAX_RESPONSE_BYTES {
+            if estimate > self.response_limit {
                 return Err(AthenaError::ResponseTooLarge {
                     method: method.into(),
                     rows,
                     bytes: estimate + request.output_schema.base64().len(),
+                    limit: self.response_limit,
                 });
             }
             ipc::to_base64(&bytes)
@@ -191,11 +203,12 @@ impl<S: SecretSource> AthenaUdf<S> {
             request.output_schema.base64(),
             &records,
         ));
-        if json.len() > MAX_RESPONSE_BYTES {
+        if json.len() > self.response_limit {
             return Err(AthenaError::ResponseTooLarge {
                 method: method.into(),
                 rows,
                 bytes: json.len(),
+                limit: self.response_limit,
             });
         }
         Ok((json, rows))

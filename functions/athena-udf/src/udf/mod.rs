@@ -3,7 +3,7 @@
 //!
 //! A UDF is a plain Rust function of `Option<T>` arguments, registered in one line:
 //!
-//! ```ignore
+//! ```text
 //! fn shout(text: Option<&str>) -> Option<String> { text.map(str::to_uppercase) }
 //! registry.scalar1::<Varchar, Varchar, _, _>("shout", shout);
 //! ```
