@@ -16,7 +16,6 @@ use ferrolake_shared::secrets::{SecretError, SecretSource};
 use ferrolake_shared::telemetry::Metrics;
 use serde_json::value::RawValue;
 use std::sync::Arc;
-use std::time::Duration;
 
 const ROWS: usize = 100_000;
 
@@ -98,12 +97,9 @@ fn benches(c: &mut Criterion) {
         );
     }
     let mut group = c.benchmark_group("athena-udf");
-    group.sample_size(10).measurement_time(Duration::from_secs(
-        std::env::var("BENCH_SECONDS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(10),
-    ));
+    group
+        .sample_size(10)
+        .measurement_time(ferrolake_shared::testing::bench_seconds(10));
     group.throughput(Throughput::Elements(ROWS as u64));
     for (name, json) in &cases {
         group.bench_with_input(BenchmarkId::new(*name, "100k rows"), json, |b, json| {

@@ -68,12 +68,9 @@ fn benches(c: &mut Criterion) {
     let rt = runtime();
     let f = FirehoseFlatten::new(Config::from_lookup(|_| None).expect("defaults"), AcceptAll);
     let mut group = c.benchmark_group("firehose-flatten");
-    group.sample_size(10).measurement_time(Duration::from_secs(
-        std::env::var("BENCH_SECONDS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(10),
-    ));
+    group
+        .sample_size(10)
+        .measurement_time(ferrolake_shared::testing::bench_seconds(10));
     for mb in [1usize, 3, 6] {
         let event = firehose_event(42, mb * 1_000_000, false);
         group.throughput(Throughput::Bytes(event.len() as u64));

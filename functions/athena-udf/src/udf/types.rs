@@ -69,14 +69,17 @@ fn output_mismatch(field: &Field, wanted: &str) -> UdfError {
     ))
 }
 
-macro_rules! primitive_type {
-    ($(#[$doc:meta])* $marker:ident, $arrow:ty, $native:ty, $sql:literal, $pattern:pat) => {
+/// A type whose Arrow array gives the argument value directly and whose builder takes the
+/// result value directly (`append_option`).
+macro_rules! direct_type {
+    ($(#[$doc:meta])* $marker:ident, $array:ty, $arg:ty, $ret:ty, $builder:ty,
+     |$rows:ident| $new_builder:expr, $sql:literal, $pattern:pat) => {
         $(#[$doc])*
         pub struct $marker;
 
         impl SqlArg for $marker {
-            type Column<'a> = &'a PrimitiveArray<$arrow>;
-            type Value<'a> = $native;
+            type Column<'a> = &'a $array;
+            type Value<'a> = $arg;
             fn accepts(data_type: &DataType) -> bool {
                 matches!(data_type, $pattern)
             }
@@ -93,19 +96,19 @@ macro_rules! primitive_type {
         }
 
         impl SqlRet for $marker {
-            type Value = $native;
-            type Builder = PrimitiveBuilder<$arrow>;
+            type Value = $ret;
+            type Builder = $builder;
             fn accepts(data_type: &DataType) -> bool {
                 matches!(data_type, $pattern)
             }
             fn sql_name() -> String {
                 $sql.into()
             }
-            fn builder(_: &Field, rows: usize) -> Result<Self::Builder, UdfError> {
-                Ok(PrimitiveBuilder::with_capacity(rows))
+            fn builder(_: &Field, $rows: usize) -> Result<Self::Builder, UdfError> {
+                Ok($new_builder)
             }
             #[inline]
-            fn append(builder: &mut Self::Builder, value: Option<$native>) -> Result<(), UdfError> {
+            fn append(builder: &mut Self::Builder, value: Option<$ret>) -> Result<(), UdfError> {
                 builder.append_option(value);
                 Ok(())
             }
@@ -113,6 +116,13 @@ macro_rules! primitive_type {
                 Ok(Arc::new(builder.finish()))
             }
         }
+    };
+}
+
+macro_rules! primitive_type {
+    ($(#[$doc:meta])* $marker:ident, $arrow:ty, $native:ty, $sql:literal, $pattern:pat) => {
+        direct_type!($(#[$doc])* $marker, PrimitiveArray<$arrow>, $native, $native,
+            PrimitiveBuilder<$arrow>, |rows| PrimitiveBuilder::with_capacity(rows), $sql, $pattern);
     };
 }
 
@@ -134,142 +144,18 @@ primitive_type!(
 primitive_type!(
     /// DOUBLE ↔ Arrow Float64 ↔ `f64`.
     Double, Float64Type, f64, "double", DataType::Float64);
-
-/// BOOLEAN ↔ Arrow Bool ↔ `bool`.
-pub struct Boolean;
-
-impl SqlArg for Boolean {
-    type Column<'a> = &'a BooleanArray;
-    type Value<'a> = bool;
-    fn accepts(data_type: &DataType) -> bool {
-        matches!(data_type, DataType::Boolean)
-    }
-    fn sql_name() -> String {
-        "boolean".into()
-    }
-    fn column<'a>(array: &'a ArrayRef, _: &'a Secrets) -> Result<Self::Column<'a>, UdfError> {
-        downcast(array, "boolean")
-    }
-    #[inline]
-    fn value<'a>(
-        column: &Self::Column<'a>,
-        row: usize,
-    ) -> Result<Option<Self::Value<'a>>, UdfError> {
-        Ok(column.is_valid(row).then(|| column.value(row)))
-    }
-}
-
-impl SqlRet for Boolean {
-    type Value = bool;
-    type Builder = BooleanBuilder;
-    fn accepts(data_type: &DataType) -> bool {
-        matches!(data_type, DataType::Boolean)
-    }
-    fn sql_name() -> String {
-        "boolean".into()
-    }
-    fn builder(_: &Field, rows: usize) -> Result<Self::Builder, UdfError> {
-        Ok(BooleanBuilder::with_capacity(rows))
-    }
-    fn append(builder: &mut Self::Builder, value: Option<bool>) -> Result<(), UdfError> {
-        builder.append_option(value);
-        Ok(())
-    }
-    fn finish(mut builder: Self::Builder, _: &Field) -> Result<ArrayRef, UdfError> {
-        Ok(Arc::new(builder.finish()))
-    }
-}
-
-/// VARCHAR ↔ Arrow Utf8 ↔ `&str` in, `String` out.
-pub struct Varchar;
-
-impl SqlArg for Varchar {
-    type Column<'a> = &'a StringArray;
-    type Value<'a> = &'a str;
-    fn accepts(data_type: &DataType) -> bool {
-        matches!(data_type, DataType::Utf8)
-    }
-    fn sql_name() -> String {
-        "varchar".into()
-    }
-    fn column<'a>(array: &'a ArrayRef, _: &'a Secrets) -> Result<Self::Column<'a>, UdfError> {
-        downcast(array, "varchar")
-    }
-    #[inline]
-    fn value<'a>(
-        column: &Self::Column<'a>,
-        row: usize,
-    ) -> Result<Option<Self::Value<'a>>, UdfError> {
-        Ok(column.is_valid(row).then(|| column.value(row)))
-    }
-}
-
-impl SqlRet for Varchar {
-    type Value = String;
-    type Builder = StringBuilder;
-    fn accepts(data_type: &DataType) -> bool {
-        matches!(data_type, DataType::Utf8)
-    }
-    fn sql_name() -> String {
-        "varchar".into()
-    }
-    fn builder(_: &Field, rows: usize) -> Result<Self::Builder, UdfError> {
-        Ok(StringBuilder::with_capacity(rows, rows * 32))
-    }
-    #[inline]
-    fn append(builder: &mut Self::Builder, value: Option<String>) -> Result<(), UdfError> {
-        builder.append_option(value);
-        Ok(())
-    }
-    fn finish(mut builder: Self::Builder, _: &Field) -> Result<ArrayRef, UdfError> {
-        Ok(Arc::new(builder.finish()))
-    }
-}
-
-/// VARBINARY ↔ Arrow Binary ↔ `&[u8]` in, `Vec<u8>` out.
-pub struct Varbinary;
-
-impl SqlArg for Varbinary {
-    type Column<'a> = &'a BinaryArray;
-    type Value<'a> = &'a [u8];
-    fn accepts(data_type: &DataType) -> bool {
-        matches!(data_type, DataType::Binary)
-    }
-    fn sql_name() -> String {
-        "varbinary".into()
-    }
-    fn column<'a>(array: &'a ArrayRef, _: &'a Secrets) -> Result<Self::Column<'a>, UdfError> {
-        downcast(array, "varbinary")
-    }
-    #[inline]
-    fn value<'a>(
-        column: &Self::Column<'a>,
-        row: usize,
-    ) -> Result<Option<Self::Value<'a>>, UdfError> {
-        Ok(column.is_valid(row).then(|| column.value(row)))
-    }
-}
-
-impl SqlRet for Varbinary {
-    type Value = Vec<u8>;
-    type Builder = BinaryBuilder;
-    fn accepts(data_type: &DataType) -> bool {
-        matches!(data_type, DataType::Binary)
-    }
-    fn sql_name() -> String {
-        "varbinary".into()
-    }
-    fn builder(_: &Field, rows: usize) -> Result<Self::Builder, UdfError> {
-        Ok(BinaryBuilder::with_capacity(rows, rows * 32))
-    }
-    fn append(builder: &mut Self::Builder, value: Option<Vec<u8>>) -> Result<(), UdfError> {
-        builder.append_option(value);
-        Ok(())
-    }
-    fn finish(mut builder: Self::Builder, _: &Field) -> Result<ArrayRef, UdfError> {
-        Ok(Arc::new(builder.finish()))
-    }
-}
+direct_type!(
+    /// BOOLEAN ↔ Arrow Bool ↔ `bool`.
+    Boolean, BooleanArray, bool, bool, BooleanBuilder,
+    |rows| BooleanBuilder::with_capacity(rows), "boolean", DataType::Boolean);
+direct_type!(
+    /// VARCHAR ↔ Arrow Utf8 ↔ `&str` in, `String` out.
+    Varchar, StringArray, &'a str, String, StringBuilder,
+    |rows| StringBuilder::with_capacity(rows, rows * 32), "varchar", DataType::Utf8);
+direct_type!(
+    /// VARBINARY ↔ Arrow Binary ↔ `&[u8]` in, `Vec<u8>` out.
+    Varbinary, BinaryArray, &'a [u8], Vec<u8>, BinaryBuilder,
+    |rows| BinaryBuilder::with_capacity(rows, rows * 32), "varbinary", DataType::Binary);
 
 /// Days between 0001-01-01 (chrono's day 1) and 1970-01-01.
 const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;

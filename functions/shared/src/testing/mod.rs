@@ -69,6 +69,17 @@ pub fn venv() -> std::path::PathBuf {
         .unwrap_or_else(|| workspace_root().join(".venv"))
 }
 
+/// Criterion measurement time per benchmark: `$BENCH_SECONDS` (`make bench-smoke` sets 1),
+/// else `default`.
+pub fn bench_seconds(default: u64) -> std::time::Duration {
+    std::time::Duration::from_secs(
+        std::env::var("BENCH_SECONDS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(default),
+    )
+}
+
 static MOTO: OnceLock<Result<MotoServer, String>> = OnceLock::new();
 static POSTGRES: OnceLock<Result<PgServer, String>> = OnceLock::new();
 
