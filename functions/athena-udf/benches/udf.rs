@@ -89,6 +89,7 @@ fn benches(c: &mut Criterion) {
         ("hash_pii", request("hash_pii", &emails, Some("pepper"))),
         ("echo-floor(email+secret)", request("echo", &emails, None)),
     ];
+    let before = ferrolake_shared::testing::peak_rss_mib();
     for (name, json) in &cases {
         println!(
             "{name}: request {} bytes, response {} bytes for {ROWS} rows",
@@ -96,6 +97,11 @@ fn benches(c: &mut Criterion) {
             invoke(&f, &rt, json)
         );
     }
+    println!(
+        "peak RSS {:.1} MiB after the four batches ({:.1} MiB before, the four requests built)",
+        ferrolake_shared::testing::peak_rss_mib(),
+        before
+    );
     let mut group = c.benchmark_group("athena-udf");
     group
         .sample_size(10)

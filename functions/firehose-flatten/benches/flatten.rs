@@ -88,29 +88,10 @@ fn benches(c: &mut Criterion) {
     group.finish();
 }
 
-/// Peak resident set of this process (VmHWM). Not getrusage's ru_maxrss: that survives
-/// exec and would report cargo's own peak.
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .map(str::to_string)
-        })
-        .and_then(|l| {
-            l.split_whitespace()
-                .nth(1)
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
-}
-
 fn report_sizes_and_memory() {
     let rt = runtime();
     let f = FirehoseFlatten::new(Config::from_lookup(|_| None).expect("defaults"), AcceptAll);
-    let before = peak_rss_mib();
+    let before = ferrolake_shared::testing::peak_rss_mib();
     let event = firehose_event(42, 6_000_000, false);
     let response = handler_path(&f, &rt, &event);
     let parsed: FirehoseEvent = serde_json::from_str(&event).expect("event");
@@ -134,7 +115,7 @@ fn report_sizes_and_memory() {
         parsed.records.len(),
         response,
         output as f64 / input as f64,
-        peak_rss_mib(),
+        ferrolake_shared::testing::peak_rss_mib(),
         before
     );
 }

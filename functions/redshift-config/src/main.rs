@@ -1,6 +1,6 @@
 //! `redshift-config` Lambda entry point: telemetry, then the runtime loop.
 
-mod handler;
+use redshift_config::handler;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

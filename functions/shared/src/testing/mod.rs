@@ -80,6 +80,25 @@ pub fn bench_seconds(default: u64) -> std::time::Duration {
     )
 }
 
+/// Peak resident set of this process (VmHWM). Not getrusage's ru_maxrss: that survives
+/// exec and would report cargo's own peak.
+pub fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(str::to_string)
+        })
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
 static MOTO: OnceLock<Result<MotoServer, String>> = OnceLock::new();
 static POSTGRES: OnceLock<Result<PgServer, String>> = OnceLock::new();
 
