@@ -10,8 +10,12 @@
 
 pub mod acl;
 pub mod config;
+pub mod connect;
 pub mod exec;
 pub mod handler;
 pub mod ident;
 pub mod plan;
+pub mod reconcile;
+pub mod secrets;
 pub mod state;
+pub mod store;

@@ -17,7 +17,7 @@ mod process;
 pub use http::{http_request, HttpResponse};
 pub use http_stub::{FaultProxy, HttpStub, StubRequest, StubResponse};
 pub use moto::MotoServer;
-pub use postgres::PgServer;
+pub use postgres::{PgServer, IAM_LOGIN_ROLE};
 
 use aws_config::{Region, SdkConfig};
 use aws_credential_types::Credentials;
@@ -97,6 +97,43 @@ pub fn peak_rss_mib() -> f64 {
         })
         .map(|kb| kb / 1024.0)
         .unwrap_or(f64::NAN)
+}
+
+/// Every log line written while the guard lives (this thread), as JSON-format text: for
+/// tests that assert what is, and is not, logged.
+#[derive(Clone, Default)]
+pub struct LogCapture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl LogCapture {
+    /// Capture what `filter` (e.g. `"debug"`) lets through on this thread until the guard drops.
+    pub fn start(function: &str, filter: &str) -> (Self, tracing::subscriber::DefaultGuard) {
+        use tracing_subscriber::layer::SubscriberExt;
+        let capture = Self::default();
+        let writer = capture.clone();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_subscriber::EnvFilter::new(filter))
+            .with(crate::telemetry::JsonLogLayer::new(function, move || {
+                writer.clone()
+            }));
+        (capture, tracing::subscriber::set_default(subscriber))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+    }
+}
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 static MOTO: OnceLock<Result<MotoServer, String>> = OnceLock::new();

@@ -18,12 +18,18 @@ pub struct PgServer {
 const SCRATCH_PREFIX: &str = "ferrolake-pg-";
 
 /// `local` and the `postgres` superuser trust; every other TCP login needs its md5
-/// password, as Redshift users would.
+/// password, as Redshift users would. Members of `ferrolake_iam` also trust: they stand in
+/// for Redshift's `IAM:` logins, whose temporary passwords (from moto's
+/// GetClusterCredentials) PostgreSQL cannot know.
 const PG_HBA: &str = "\
 local all all trust
 host all postgres 127.0.0.1/32 trust
+host all +ferrolake_iam 127.0.0.1/32 trust
 host all all 127.0.0.1/32 md5
 ";
+
+/// The role whose members log in without a password (see `PG_HBA`).
+pub const IAM_LOGIN_ROLE: &str = "ferrolake_iam";
 
 fn bin_dir() -> Result<PathBuf, StackError> {
     let mut candidates: Vec<PathBuf> = Vec::new();
@@ -215,6 +221,19 @@ impl PgServer {
             let _ = connection.await;
         });
         Ok(client)
+    }
+
+    /// A superuser `name` that logs in without a password, like a Redshift `IAM:` login
+    /// with temporary credentials (see `PG_HBA`).
+    pub async fn create_iam_superuser(&self, name: &str) -> Result<(), tokio_postgres::Error> {
+        let admin = self.connect("postgres").await?;
+        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+        admin
+            .batch_execute(&format!(
+                "DO $$ BEGIN CREATE ROLE {IAM_LOGIN_ROLE} NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$; \
+                 DO $$ BEGIN CREATE ROLE {quoted} LOGIN SUPERUSER IN ROLE {IAM_LOGIN_ROLE}; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;"
+            ))
+            .await
     }
 
     /// A fresh, empty database for one test.

@@ -1,0 +1,252 @@
+#![allow(dead_code)]
+//! Shared fixture for the redshift-config integration tests: real parts: the config in moto's DynamoDB, admin logins from
+//! moto's GetClusterCredentials (the `IAM:` user trusted by the throwaway PostgreSQL 15 that
+//! stands in for Redshift), managed passwords in moto's Secrets Manager, and every
+//! statement run by PostgreSQL (dialect `postgres`).
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use ferrolake_shared::testing::{postgres, TestEnv};
+use redshift_config::config::{from_items, Config};
+use redshift_config::connect::{Aws, DirectConnector};
+use redshift_config::reconcile::{reconcile, Mode, Report};
+use redshift_config::secrets::{RedshiftSecret, SecretsManagerStore};
+use redshift_config::store::{ConfigSource, DynamoConfig};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+pub type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+pub struct Fixture {
+    pub env: TestEnv,
+    /// Prefix for every principal and schema (PostgreSQL roles are cluster-wide).
+    pub p: String,
+    pub database: String,
+    pub table: String,
+    pub cluster: String,
+    pub aws: Aws,
+}
+
+impl Fixture {
+    pub async fn new(test: &str) -> Result<Self, Box<dyn std::error::Error>> {
+        let env = TestEnv::new(test).await;
+        let p = format!(
+            "{test}_{}_{}",
+            std::process::id() % 10_000,
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
+        let pg = postgres();
+        let database = format!("{p}_db");
+        pg.create_database(&database).await?;
+        pg.create_iam_superuser(&format!("IAM:{p}_admin")).await?;
+        let config = env.sdk_config();
+        let redshift = aws_sdk_redshift::Client::new(config);
+        let cluster = env.name("warehouse");
+        redshift
+            .create_cluster()
+            .cluster_identifier(&cluster)
+            .node_type("ra3.xlplus")
+            .master_username("awsuser")
+            .master_user_password("Passw0rd!Passw0rd")
+            .send()
+            .await?;
+        let ddb = aws_sdk_dynamodb::Client::new(config);
+        let table = env.name("redshift-config");
+        ddb.create_table()
+            .table_name(&table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("target")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()?,
+            )
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("id")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()?,
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("target")
+                    .key_type(KeyType::Hash)
+                    .build()?,
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("id")
+                    .key_type(KeyType::Range)
+                    .build()?,
+            )
+            .send()
+            .await?;
+        let aws = Aws {
+            redshift,
+            serverless: aws_sdk_redshiftserverless::Client::new(config),
+            secrets: aws_sdk_secretsmanager::Client::new(config),
+        };
+        Ok(Self {
+            env,
+            p,
+            database,
+            table,
+            cluster,
+            aws,
+        })
+    }
+
+    pub fn n(&self, base: &str) -> String {
+        format!("{}_{base}", self.p)
+    }
+
+    pub fn target(&self) -> String {
+        self.n("target")
+    }
+
+    /// The analytics example of the README, with this fixture's names.
+    pub fn items(&self) -> Vec<Value> {
+        let t = self.target();
+        let n = |b: &str| self.n(b);
+        vec![
+            json!({"target": t, "id": "TARGET", "dialect": "postgres", "databases": [self.database],
+                   "host": "127.0.0.1", "port": postgres().port(), "admin_user": n("admin"),
+                   "cluster_identifier": self.cluster, "sslmode": "disable", "reassign_owner": n("etl")}),
+            json!({"target": t, "id": format!("GROUP#{}", n("analysts"))}),
+            json!({"target": t, "id": format!("GROUP#{}", n("loaders"))}),
+            json!({"target": t, "id": format!("ROLE#{}", n("pii"))}),
+            json!({"target": t, "id": format!("USER#{}", n("etl")), "groups": [n("loaders")], "password": {"managed": true}}),
+            json!({"target": t, "id": format!("USER#{}", n("jane")), "groups": [n("analysts")], "roles": [n("pii")],
+                   "connection_limit": 10, "password": {"managed": true}}),
+            json!({"target": t, "id": format!("USER#{}", n("bi")), "groups": [n("analysts")], "valid_until": "2031-12-31"}),
+            json!({"target": t, "id": format!("SCHEMA#{}", n("marts")), "owner": n("etl"),
+                   "grants": [{"to": format!("group:{}", n("analysts")), "privileges": ["USAGE"]},
+                              {"to": format!("group:{}", n("loaders")), "privileges": ["USAGE", "CREATE"]}],
+                   "table_grants": [{"to": format!("group:{}", n("analysts")), "privileges": ["SELECT"]}],
+                   "default_privileges": [{"owner": n("etl"), "object_type": "tables",
+                                           "to": format!("group:{}", n("analysts")), "privileges": ["SELECT"]}]}),
+            json!({"target": t, "id": format!("DATABASE#{}", self.database),
+                   "grants": [{"to": format!("group:{}", n("loaders")), "privileges": ["TEMP"]}]}),
+        ]
+    }
+
+    pub async fn put(&self, items: &[Value]) -> TestResult {
+        let ddb = aws_sdk_dynamodb::Client::new(self.env.sdk_config());
+        for item in items {
+            ddb.put_item()
+                .table_name(&self.table)
+                .set_item(Some(
+                    serde_json::from_value::<serde_json::Map<String, Value>>(item.clone())?
+                        .into_iter()
+                        .map(|(k, v)| (k, to_attribute(&v)))
+                        .collect(),
+                ))
+                .send()
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn config(&self) -> Result<Config, Box<dyn std::error::Error>> {
+        let source = DynamoConfig {
+            client: aws_sdk_dynamodb::Client::new(self.env.sdk_config()),
+            table: self.table.clone(),
+        };
+        let items = source.items(&self.target()).await?;
+        Ok(from_items(&self.target(), &items)?)
+    }
+
+    pub async fn run(&self, mode: Mode) -> Result<Report, Box<dyn std::error::Error>> {
+        let config = self.config().await?;
+        let connector = DirectConnector {
+            aws: self.aws.clone(),
+            connect_timeout: Duration::from_secs(5),
+        };
+        let store = SecretsManagerStore {
+            client: self.aws.secrets.clone(),
+        };
+        Ok(reconcile(&connector, &store, &config, mode).await?)
+    }
+
+    /// Rows of `sql` as the PostgreSQL superuser, every column as text.
+    pub async fn query(&self, sql: &str) -> Result<Vec<Vec<String>>, Box<dyn std::error::Error>> {
+        let client = postgres().connect(&self.database).await?;
+        let rows = client.simple_query(sql).await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => Some(
+                    (0..r.len())
+                        .map(|i| r.get(i).unwrap_or("NULL").to_string())
+                        .collect(),
+                ),
+                _ => None,
+            })
+            .collect())
+    }
+
+    pub async fn one(&self, sql: &str) -> Result<String, Box<dyn std::error::Error>> {
+        Ok(self
+            .query(sql)
+            .await?
+            .into_iter()
+            .next()
+            .and_then(|r| r.into_iter().next())
+            .unwrap_or_default())
+    }
+
+    pub async fn secret(&self, user: &str) -> Result<RedshiftSecret, Box<dyn std::error::Error>> {
+        let name = format!("redshift/{}/{}", self.target(), self.n(user));
+        let out = self
+            .aws
+            .secrets
+            .get_secret_value()
+            .secret_id(&name)
+            .version_stage("AWSCURRENT")
+            .send()
+            .await?;
+        Ok(RedshiftSecret::parse(
+            &name,
+            out.secret_string().unwrap_or_default(),
+        )?)
+    }
+
+    /// Log in as `user` with `password` (md5 authentication, as a Redshift user would).
+    pub async fn login(&self, user: &str, password: &str) -> Result<String, tokio_postgres::Error> {
+        let (client, connection) = tokio_postgres::Config::new()
+            .host("127.0.0.1")
+            .port(postgres().port())
+            .user(user)
+            .password(password)
+            .dbname(&self.database)
+            .connect(tokio_postgres::NoTls)
+            .await?;
+        tokio::spawn(connection);
+        let row = client.query_one("SELECT current_user::text", &[]).await?;
+        Ok(row.get(0))
+    }
+}
+
+fn to_attribute(v: &Value) -> aws_sdk_dynamodb::types::AttributeValue {
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    match v {
+        Value::String(s) => A::S(s.clone()),
+        Value::Number(n) => A::N(n.to_string()),
+        Value::Bool(b) => A::Bool(*b),
+        Value::Null => A::Null(true),
+        Value::Array(a) => A::L(a.iter().map(to_attribute).collect()),
+        Value::Object(o) => A::M(
+            o.iter()
+                .map(|(k, v)| (k.clone(), to_attribute(v)))
+                .collect(),
+        ),
+    }
+}
+
+pub fn sql(report: &Report) -> Vec<String> {
+    report.statements.iter().map(|s| s.sql.clone()).collect()
+}
