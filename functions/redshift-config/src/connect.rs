@@ -32,6 +32,14 @@ pub enum ConnectError {
     Exec(#[from] ExecError),
 }
 
+/// Where a database listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+    pub sslmode: crate::config::SslMode,
+}
+
 #[derive(Clone)]
 pub struct Aws {
     pub redshift: aws_sdk_redshift::Client,
@@ -44,10 +52,10 @@ pub struct Aws {
 pub trait Connector {
     type Session: crate::exec::Session;
     async fn admin(&self, target: &Target, database: &str) -> Result<Self::Session, ConnectError>;
-    /// Log in as a user with a password (rotation tests and single-user rotation).
+    /// Log in as a user with a password (rotation: testSecret and single-user setSecret).
     async fn user(
         &self,
-        target: &Target,
+        endpoint: &Endpoint,
         database: &str,
         user: &str,
         password: &str,
@@ -169,14 +177,19 @@ impl Connector for DirectConnector {
 
     async fn user(
         &self,
-        target: &Target,
+        endpoint: &Endpoint,
         database: &str,
         user: &str,
         password: &str,
     ) -> Result<PgSession, ConnectError> {
-        Ok(
-            PgSession::connect(&self.params(target, user.into(), password.into()), database)
-                .await?,
-        )
+        let params = ConnectParams {
+            host: endpoint.host.clone(),
+            port: endpoint.port,
+            user: user.into(),
+            password: password.into(),
+            sslmode: endpoint.sslmode,
+            connect_timeout: self.connect_timeout,
+        };
+        Ok(PgSession::connect(&params, database).await?)
     }
 }

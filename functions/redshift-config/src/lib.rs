@@ -16,6 +16,7 @@ pub mod handler;
 pub mod ident;
 pub mod plan;
 pub mod reconcile;
+pub mod rotation;
 pub mod secrets;
 pub mod state;
 pub mod store;

@@ -18,6 +18,20 @@ async fn no_secret_is_ever_logged() -> TestResult {
     let n = |b: &str| f.n(b);
     f.put(&f.items()).await?;
     f.run(Mode::Apply).await?;
+    // And a whole rotation of jane's password.
+    let secret = format!("redshift/{}/{}", f.target(), n("jane"));
+    let old = f.value(&secret, "AWSCURRENT").await?;
+    let token = f.start_rotation(&secret).await?;
+    let function = f.function();
+    for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
+        function
+            .handle(
+                serde_json::json!({"Step": step, "SecretId": secret, "ClientRequestToken": token}),
+            )
+            .await?;
+    }
+    let new = f.value(&secret, "AWSCURRENT").await?;
+    assert_ne!(new.password, old.password);
     // No password (or its md5 form) was logged.
     let text = logs.text();
     let messages: std::collections::BTreeSet<String> = text
@@ -30,10 +44,15 @@ async fn no_secret_is_ever_logged() -> TestResult {
         messages.contains("planned"),
         "no planned line: {messages:#?}"
     );
-    for user in ["jane", "etl"] {
-        let s = f.secret(user).await?;
-        assert!(!text.contains(&s.password), "a password was logged");
-        let hash = md5_password(&s.password, &Ident::user(&n(user))?);
+    let mut passwords = vec![
+        (n("jane"), old.password.clone()),
+        (n("jane"), new.password.clone()),
+    ];
+    passwords.push((n("etl"), f.secret("etl").await?.password));
+    assert!(messages.contains("password changed"), "{messages:#?}");
+    for (user, password) in passwords {
+        assert!(!text.contains(&password), "a password was logged");
+        let hash = md5_password(&password, &Ident::user(&user)?);
         assert!(!text.contains(&hash), "a password hash was logged");
     }
     Ok(())

@@ -299,3 +299,101 @@ async fn removed_users_are_disabled_or_dropped_safely() -> TestResult {
     assert_eq!(f.login(&n("jane"), &jane_password).await?, n("jane"));
     Ok(())
 }
+
+#[tokio::test]
+async fn every_trigger_through_the_handler() -> TestResult {
+    let f = Fixture::new("rc_handler").await?;
+    let n = |b: &str| f.n(b);
+    f.put(&f.items()).await?;
+    let function = f.function();
+    let t = f.target();
+
+    // Direct: plan, then apply.
+    let plan = function
+        .handle(json!({"target": t, "mode": "plan"}))
+        .await?;
+    assert_eq!(plan["mode"], "plan");
+    assert!(
+        plan["statement_count"].as_u64().unwrap_or(0) >= 14,
+        "{plan}"
+    );
+    let applied = function.handle(json!({"target": t})).await?;
+    assert_eq!(applied["applied"], true);
+
+    // Schedule: drift repair on every target of the table.
+    f.query(&format!(
+        "GRANT CREATE ON SCHEMA \"{}\" TO \"{}\"",
+        n("marts"),
+        n("analysts")
+    ))
+    .await?;
+    let repaired = function
+        .handle(serde_json::from_str(include_str!(
+            "../../../events/redshift-config/schedule.json"
+        ))?)
+        .await?;
+    assert_eq!(repaired["targets"], json!([{"target": t, "statements": 1}]));
+
+    // Stream: a deleted USER# item disables the user (its old image's on_remove).
+    let stream = json!({"Records": [{
+        "eventName": "REMOVE", "eventSource": "aws:dynamodb",
+        "dynamodb": {"Keys": {"target": {"S": t}, "id": {"S": format!("USER#{}", n("bi"))}},
+                     "OldImage": {"target": {"S": t}, "id": {"S": format!("USER#{}", n("bi"))}},
+                     "SequenceNumber": "100"}}]});
+    aws_sdk_dynamodb::Client::new(f.env.sdk_config())
+        .delete_item()
+        .table_name(&f.table)
+        .key(
+            "target",
+            aws_sdk_dynamodb::types::AttributeValue::S(t.clone()),
+        )
+        .key(
+            "id",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{}", n("bi"))),
+        )
+        .send()
+        .await?;
+    assert_eq!(
+        function.handle(stream.clone()).await?,
+        json!({"batchItemFailures": []})
+    );
+    assert_eq!(
+        f.one(&format!(
+            "SELECT rolvaliduntil < '2000-01-01' FROM pg_roles WHERE rolname = '{}'",
+            n("bi")
+        ))
+        .await?,
+        "t"
+    );
+
+    // A stream batch for a target whose config is invalid: reported for retry.
+    f.put(&[json!({"target": t, "id": "USER#Bad"})]).await?;
+    let failed = function.handle(stream).await?;
+    assert_eq!(
+        failed,
+        json!({"batchItemFailures": [{"itemIdentifier": "100"}]})
+    );
+    let err = function
+        .handle(json!({"target": t, "mode": "plan"}))
+        .await
+        .unwrap_err();
+    let diagnostic = lambda_runtime::Diagnostic::from(err);
+    assert_eq!(diagnostic.error_type, "InvalidConfig");
+    assert!(
+        diagnostic
+            .error_message
+            .contains("USER#Bad: user name \"Bad\" is invalid"),
+        "{}",
+        diagnostic.error_message
+    );
+
+    let err = function
+        .handle(json!({"hello": "world"}))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        lambda_runtime::Diagnostic::from(err).error_type,
+        "UnknownEvent"
+    );
+    Ok(())
+}

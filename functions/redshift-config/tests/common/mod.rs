@@ -8,8 +8,10 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
 use ferrolake_shared::testing::{postgres, TestEnv};
+use redshift_config::config::SslMode;
 use redshift_config::config::{from_items, Config};
 use redshift_config::connect::{Aws, DirectConnector};
+use redshift_config::handler::RedshiftConfig;
 use redshift_config::reconcile::{reconcile, Mode, Report};
 use redshift_config::secrets::{RedshiftSecret, SecretsManagerStore};
 use redshift_config::store::{ConfigSource, DynamoConfig};
@@ -172,6 +174,100 @@ impl Fixture {
         Ok(reconcile(&connector, &store, &config, mode).await?)
     }
 
+    /// The Lambda's handler, wired to this fixture's moto and PostgreSQL.
+    pub fn function(&self) -> RedshiftConfig<DynamoConfig, DirectConnector, SecretsManagerStore> {
+        RedshiftConfig {
+            source: DynamoConfig {
+                client: aws_sdk_dynamodb::Client::new(self.env.sdk_config()),
+                table: self.table.clone(),
+            },
+            connector: DirectConnector {
+                aws: self.aws.clone(),
+                connect_timeout: Duration::from_secs(5),
+            },
+            passwords: SecretsManagerStore {
+                client: self.aws.secrets.clone(),
+            },
+            secrets: self.aws.secrets.clone(),
+            default_sslmode: SslMode::Disable,
+        }
+    }
+
+    /// What RotateSecret does before it calls the function: rotation on, and a new
+    /// AWSPENDING version id (moto's RotateSecret cannot invoke a Rust Lambda, so the test
+    /// does its bookkeeping; like moto, the pending version starts as a copy).
+    pub async fn start_rotation(&self, secret: &str) -> Result<String, Box<dyn std::error::Error>> {
+        self.aws
+            .secrets
+            .rotate_secret()
+            .secret_id(secret)
+            .rotation_rules(
+                aws_sdk_secretsmanager::types::RotationRulesType::builder()
+                    .automatically_after_days(30)
+                    .build(),
+            )
+            .rotate_immediately(false)
+            .send()
+            .await?;
+        let current = self
+            .aws
+            .secrets
+            .get_secret_value()
+            .secret_id(secret)
+            .version_stage("AWSCURRENT")
+            .send()
+            .await?;
+        let token = format!(
+            "{:08x}-0000-4000-8000-{:012x}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
+        self.aws
+            .secrets
+            .put_secret_value()
+            .secret_id(secret)
+            .client_request_token(&token)
+            .secret_string(current.secret_string().unwrap_or_default())
+            .version_stages("AWSPENDING")
+            .send()
+            .await?;
+        Ok(token)
+    }
+
+    pub async fn stages(
+        &self,
+        secret: &str,
+    ) -> Result<std::collections::HashMap<String, Vec<String>>, Box<dyn std::error::Error>> {
+        Ok(self
+            .aws
+            .secrets
+            .describe_secret()
+            .secret_id(secret)
+            .send()
+            .await?
+            .version_ids_to_stages
+            .unwrap_or_default())
+    }
+
+    pub async fn value(
+        &self,
+        secret: &str,
+        stage: &str,
+    ) -> Result<RedshiftSecret, Box<dyn std::error::Error>> {
+        let out = self
+            .aws
+            .secrets
+            .get_secret_value()
+            .secret_id(secret)
+            .version_stage(stage)
+            .send()
+            .await?;
+        Ok(RedshiftSecret::parse(
+            secret,
+            out.secret_string().unwrap_or_default(),
+        )?)
+    }
+
     /// Rows of `sql` as the PostgreSQL superuser, every column as text.
     pub async fn query(&self, sql: &str) -> Result<Vec<Vec<String>>, Box<dyn std::error::Error>> {
         let client = postgres().connect(&self.database).await?;
@@ -245,6 +341,11 @@ fn to_attribute(v: &Value) -> aws_sdk_dynamodb::types::AttributeValue {
                 .collect(),
         ),
     }
+}
+
+/// The throwaway PostgreSQL's port.
+pub fn pg_port() -> u16 {
+    postgres().port()
 }
 
 pub fn sql(report: &Report) -> Vec<String> {
