@@ -593,32 +593,9 @@ async fn bearer_token_from_secrets_manager_and_sigv4_signing() -> TestResult {
     Ok(())
 }
 
-/// A log sink for the JSON log layer.
-#[derive(Clone, Default)]
-struct LogSink(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogSink {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn the_api_key_never_appears_in_the_logs() -> TestResult {
-    use tracing_subscriber::layer::SubscriberExt;
-    let sink = LogSink::default();
-    let writer = sink.clone();
-    let subscriber = tracing_subscriber::registry()
-        .with(tracing_subscriber::EnvFilter::new("trace"))
-        .with(ferrolake_shared::telemetry::JsonLogLayer::new(
-            "catalog-fetch",
-            move || writer.clone(),
-        ));
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (sink, _guard) = ferrolake_shared::testing::LogCapture::start("catalog-fetch", "trace");
 
     let p = Pipeline::new("cf-secret-logs", false).await?;
     let sm = aws_sdk_secretsmanager::Client::new(p.env.sdk_config());
@@ -644,7 +621,7 @@ async fn the_api_key_never_appears_in_the_logs() -> TestResult {
     let round = p.invoke(&f, 2).await?;
     assert_eq!(round.failed.len(), 2, "403 is poison");
 
-    let logs = String::from_utf8(sink.0.lock().unwrap().clone())?;
+    let logs = sink.text();
     assert!(
         logs.contains("catalog API answered 403"),
         "the failure is logged"

@@ -293,25 +293,7 @@ pub fn plan(
 
     // Memberships: managed groups and roles are authoritative.
     for group in &config.groups {
-        let want: BTreeSet<&str> = config
-            .users
-            .values()
-            .filter(|u| u.present && u.groups.contains(group))
-            .map(|u| u.name.as_str())
-            .collect();
-        let have: BTreeSet<&str> = cluster
-            .groups
-            .get(group.as_str())
-            .map(|m| m.iter().map(String::as_str).collect())
-            .unwrap_or_default();
-        let add: Vec<Ident> = want
-            .difference(&have)
-            .map(|n| Ident::from_catalog(n))
-            .collect();
-        let drop: Vec<Ident> = have
-            .difference(&want)
-            .map(|n| Ident::from_catalog(n))
-            .collect();
+        let (add, drop) = membership(config, &cluster.groups, group, |u| &u.groups);
         if !add.is_empty() {
             cluster_sql.push(Statement::new(format!(
                 "ALTER GROUP {group} ADD USER {}",
@@ -325,33 +307,19 @@ pub fn plan(
             )));
         }
     }
+    let keyword = if dialect == Dialect::Redshift {
+        "ROLE "
+    } else {
+        ""
+    };
     for role in &config.roles {
-        let want: BTreeSet<&str> = config
-            .users
-            .values()
-            .filter(|u| u.present && u.roles.contains(role))
-            .map(|u| u.name.as_str())
-            .collect();
-        let have: BTreeSet<&str> = cluster
-            .roles
-            .get(role.as_str())
-            .map(|m| m.iter().map(String::as_str).collect())
-            .unwrap_or_default();
-        let keyword = if dialect == Dialect::Redshift {
-            "ROLE "
-        } else {
-            ""
-        };
-        for user in want.difference(&have) {
-            cluster_sql.push(Statement::new(format!(
-                "GRANT {keyword}{role} TO {}",
-                Ident::from_catalog(user)
-            )));
+        let (add, drop) = membership(config, &cluster.roles, role, |u| &u.roles);
+        for user in add {
+            cluster_sql.push(Statement::new(format!("GRANT {keyword}{role} TO {user}")));
         }
-        for user in have.difference(&want) {
+        for user in drop {
             cluster_sql.push(Statement::new(format!(
-                "REVOKE {keyword}{role} FROM {}",
-                Ident::from_catalog(user)
+                "REVOKE {keyword}{role} FROM {user}"
             )));
         }
     }
@@ -416,6 +384,33 @@ pub fn plan(
     }
     phases.retain(|p| !p.statements.is_empty());
     Plan { phases }
+}
+
+/// Users to add to and drop from a managed group or role.
+fn membership(
+    config: &Config,
+    current: &BTreeMap<String, BTreeSet<String>>,
+    principal: &Ident,
+    of: impl Fn(&User) -> &BTreeSet<Ident>,
+) -> (Vec<Ident>, Vec<Ident>) {
+    let want: BTreeSet<&str> = config
+        .users
+        .values()
+        .filter(|u| u.present && of(u).contains(principal))
+        .map(|u| u.name.as_str())
+        .collect();
+    let have: BTreeSet<&str> = current
+        .get(principal.as_str())
+        .map(|m| m.iter().map(String::as_str).collect())
+        .unwrap_or_default();
+    (
+        want.difference(&have)
+            .map(|n| Ident::from_catalog(n))
+            .collect(),
+        have.difference(&want)
+            .map(|n| Ident::from_catalog(n))
+            .collect(),
+    )
 }
 
 fn plan_database(r: &Render<'_>, database: &str, state: &DatabaseState, out: &mut Vec<Statement>) {

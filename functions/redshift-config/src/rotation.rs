@@ -9,7 +9,7 @@ use crate::config::{Config, SslMode};
 use crate::connect::{ConnectError, Connector, Endpoint};
 use crate::exec::{ExecError, Session, Statement};
 use crate::ident::{md5_password, Ident, NameError};
-use crate::secrets::{RedshiftSecret, SecretStoreError, EXCLUDE_CHARACTERS, PASSWORD_LENGTH};
+use crate::secrets::{RedshiftSecret, SecretStoreError};
 use aws_sdk_secretsmanager::Client;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -230,19 +230,7 @@ impl<C: Connector, T: Targets> Rotator<'_, C, T> {
                 return Ok("pending version already created");
             }
         }
-        let password = self
-            .secrets
-            .get_random_password()
-            .password_length(PASSWORD_LENGTH)
-            .exclude_characters(EXCLUDE_CHARACTERS)
-            .require_each_included_type(true)
-            .send()
-            .await
-            .map_err(call("GetRandomPassword", secret))?
-            .random_password
-            .ok_or_else(|| {
-                RotationError::Invalid("GetRandomPassword returned no password".into())
-            })?;
+        let password = crate::secrets::random_password(self.secrets).await?;
         let mut next = current;
         next.password = password;
         self.secrets

@@ -172,20 +172,25 @@ impl PasswordStore for SecretsManagerStore {
     }
 
     async fn random_password(&self) -> Result<String, SecretStoreError> {
-        let out = self
-            .client
-            .get_random_password()
-            .password_length(PASSWORD_LENGTH)
-            .exclude_characters(EXCLUDE_CHARACTERS)
-            .require_each_included_type(true)
-            .send()
-            .await
-            .map_err(|e| SecretStoreError::call("GetRandomPassword", "-", e))?;
-        out.random_password.ok_or_else(|| SecretStoreError::Format {
-            secret: "-".into(),
-            reason: "GetRandomPassword returned no password".into(),
-        })
+        random_password(&self.client).await
     }
+}
+
+/// A new password from GetRandomPassword: 32 characters, upper/lower/digit/punctuation,
+/// none that Redshift refuses.
+pub async fn random_password(client: &Client) -> Result<String, SecretStoreError> {
+    let out = client
+        .get_random_password()
+        .password_length(PASSWORD_LENGTH)
+        .exclude_characters(EXCLUDE_CHARACTERS)
+        .require_each_included_type(true)
+        .send()
+        .await
+        .map_err(|e| SecretStoreError::call("GetRandomPassword", "-", e))?;
+    out.random_password.ok_or_else(|| SecretStoreError::Format {
+        secret: "-".into(),
+        reason: "GetRandomPassword returned no password".into(),
+    })
 }
 
 /// The secret a newly managed user gets (password filled in by [`PasswordStore::create`]).
