@@ -397,3 +397,28 @@ async fn every_trigger_through_the_handler() -> TestResult {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn admin_login_from_a_secret() -> TestResult {
+    let f = Fixture::new("rc_secret_admin").await?;
+    let admin_secret = f.n("admin-secret");
+    // AWS's Redshift secret format; the IAM: user stands in for an admin (trusted locally).
+    let value = json!({"engine": "redshift", "host": "127.0.0.1", "port": common::pg_port(),
+                       "username": format!("IAM:{}", f.n("admin")), "password": "unused-locally", "dbname": f.database});
+    f.aws
+        .secrets
+        .create_secret()
+        .name(&admin_secret)
+        .secret_string(value.to_string())
+        .send()
+        .await?;
+    let mut items = f.items();
+    let target = items[0].as_object_mut().ok_or("target item")?;
+    target.remove("cluster_identifier");
+    target.insert("admin_secret_arn".into(), json!(admin_secret));
+    f.put(&items).await?;
+    let report = f.run(Mode::Apply).await?;
+    assert!(report.statement_count >= 14);
+    assert_eq!(f.run(Mode::Plan).await?.statement_count, 0);
+    Ok(())
+}
