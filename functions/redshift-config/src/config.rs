@@ -4,7 +4,7 @@
 //!
 //! | `id` | attributes |
 //! |---|---|
-//! | `TARGET` | `dialect` (`redshift`\|`postgres`), `databases`, `host`, `port`, `admin_user`, `cluster_identifier` \| `workgroup_name` \| `admin_secret_arn`, `sslmode`, `reassign_owner` |
+//! | `TARGET` | `dialect` (`redshift`\|`postgres`), `databases`, `host`, `port`, `admin_user`, `cluster_identifier` \| `workgroup_name` \| `admin_secret_arn`, `sslmode`, `reassign_owner`, `executor` (`direct`\|`data-api`) |
 //! | `GROUP#<name>` | — |
 //! | `ROLE#<name>` | — |
 //! | `USER#<name>` | `groups`, `roles`, `superuser`, `createdb`, `connection_limit`, `valid_until`, `password` {`managed`, `secret_name`}, `ensure` (`present`\|`absent`), `on_remove` (`disable`\|`drop`\|`ignore`) |
@@ -37,6 +37,17 @@ pub enum SslMode {
     Disable,
 }
 
+/// How statements reach the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Executor {
+    /// tokio-postgres over TLS (the Lambda needs VPC access).
+    #[default]
+    Direct,
+    /// The Redshift Data API (no VPC access needed; no password logins, so no rotation).
+    DataApi,
+}
+
 /// How the function logs in as the admin user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credentials {
@@ -59,6 +70,7 @@ pub struct Target {
     pub credentials: Credentials,
     pub sslmode: SslMode,
     pub reassign_owner: Option<Ident>,
+    pub executor: Executor,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
@@ -235,6 +247,8 @@ struct RawTarget {
     #[serde(default)]
     sslmode: SslMode,
     reassign_owner: Option<String>,
+    #[serde(default)]
+    executor: Executor,
 }
 
 fn default_port() -> u16 {
@@ -733,6 +747,7 @@ fn validate_target(name: &str, raw: RawTarget, errors: &mut Errors) -> Option<Ta
         credentials,
         sslmode: raw.sslmode,
         reassign_owner,
+        executor: raw.executor,
     })
 }
 

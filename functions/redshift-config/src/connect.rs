@@ -30,6 +30,8 @@ pub enum ConnectError {
     Secret(#[from] crate::secrets::SecretStoreError),
     #[error(transparent)]
     Exec(#[from] ExecError),
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 /// Where a database listens.
@@ -191,5 +193,60 @@ impl Connector for DirectConnector {
             connect_timeout: self.connect_timeout,
         };
         Ok(PgSession::connect(&params, database).await?)
+    }
+}
+
+/// A session over either executor.
+pub enum AnySession {
+    Direct(PgSession),
+    DataApi(crate::data_api::DataApiSession),
+}
+
+impl crate::exec::Session for AnySession {
+    async fn rows(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, ExecError> {
+        match self {
+            AnySession::Direct(s) => s.rows(sql).await,
+            AnySession::DataApi(s) => s.rows(sql).await,
+        }
+    }
+
+    async fn apply(&mut self, statements: &[crate::exec::Statement]) -> Result<(), ExecError> {
+        match self {
+            AnySession::Direct(s) => s.apply(statements).await,
+            AnySession::DataApi(s) => s.apply(statements).await,
+        }
+    }
+}
+
+/// Picks the executor each target's `executor` names; password logins are always direct.
+pub struct AnyConnector {
+    pub direct: DirectConnector,
+    pub data_api: crate::data_api::DataApiConnector,
+}
+
+impl Connector for AnyConnector {
+    type Session = AnySession;
+
+    async fn admin(&self, target: &Target, database: &str) -> Result<AnySession, ConnectError> {
+        Ok(match target.executor {
+            crate::config::Executor::Direct => {
+                AnySession::Direct(self.direct.admin(target, database).await?)
+            }
+            crate::config::Executor::DataApi => {
+                AnySession::DataApi(self.data_api.admin(target, database).await?)
+            }
+        })
+    }
+
+    async fn user(
+        &self,
+        endpoint: &Endpoint,
+        database: &str,
+        user: &str,
+        password: &str,
+    ) -> Result<AnySession, ConnectError> {
+        Ok(AnySession::Direct(
+            self.direct.user(endpoint, database, user, password).await?,
+        ))
     }
 }

@@ -54,6 +54,18 @@ pub enum ExecError {
     },
     #[error("TLS setup failed: {0}")]
     Tls(String),
+    #[error("Redshift Data API {action} failed ({code}): {message}")]
+    DataApi {
+        action: &'static str,
+        code: String,
+        message: String,
+    },
+    #[error("statement {index} failed through the Data API: {redacted}: {message}")]
+    DataApiStatement {
+        index: usize,
+        redacted: String,
+        message: String,
+    },
 }
 
 impl ExecError {

@@ -11,6 +11,7 @@
 pub mod acl;
 pub mod config;
 pub mod connect;
+pub mod data_api;
 pub mod exec;
 pub mod handler;
 pub mod ident;

@@ -4,7 +4,8 @@
 use ferrolake_shared::telemetry;
 use lambda_runtime::LambdaEvent;
 use redshift_config::config::SslMode;
-use redshift_config::connect::{Aws, DirectConnector};
+use redshift_config::connect::{AnyConnector, Aws, DirectConnector};
+use redshift_config::data_api::DataApiConnector;
 use redshift_config::handler::RedshiftConfig;
 use redshift_config::secrets::SecretsManagerStore;
 use redshift_config::store::DynamoConfig;
@@ -32,9 +33,15 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             client: aws_sdk_dynamodb::Client::new(&sdk),
             table,
         },
-        connector: DirectConnector {
-            aws: aws.clone(),
-            connect_timeout: Duration::from_secs(10),
+        connector: AnyConnector {
+            direct: DirectConnector {
+                aws: aws.clone(),
+                connect_timeout: Duration::from_secs(10),
+            },
+            data_api: DataApiConnector {
+                client: aws_sdk_redshiftdata::Client::new(&sdk),
+                timeout: Duration::from_secs(120),
+            },
         },
         passwords: SecretsManagerStore {
             client: aws.secrets.clone(),

@@ -422,3 +422,77 @@ async fn admin_login_from_a_secret() -> TestResult {
     assert_eq!(f.run(Mode::Plan).await?.statement_count, 0);
     Ok(())
 }
+
+#[tokio::test]
+async fn the_data_api_executor_applies_in_one_batch_per_database() -> TestResult {
+    let f = Fixture::new("rc_data_api").await?;
+    let n = |b: &str| f.n(b);
+    let fake = common::data_api_fake::DataApiFake::start().await?;
+    let mut items = f.items();
+    items[0]["executor"] = json!("data-api");
+    f.put(&items).await?;
+    let function = f.function_with_data_api(&fake.stub.url());
+    let t = f.target();
+
+    let applied = function
+        .handle(json!({"target": t, "mode": "apply"}))
+        .await?;
+    assert!(
+        applied["statement_count"].as_u64().unwrap_or(0) >= 14,
+        "{applied}"
+    );
+    let requests = fake.requests.lock().map(|r| r.clone()).unwrap_or_default();
+    let batches: Vec<&serde_json::Value> = requests
+        .iter()
+        .filter(|r| r.get("Sqls").is_some())
+        .collect();
+    assert_eq!(batches.len(), 1, "one BatchExecuteStatement (one database)");
+    // Statements authenticate as the admin through GetClusterCredentials (cluster + DbUser).
+    assert!(
+        requests
+            .iter()
+            .filter(|r| r.get("Sql").is_some() || r.get("Sqls").is_some())
+            .all(|r| r["ClusterIdentifier"] == json!(f.cluster) && r["DbUser"] == json!(n("admin"))),
+        "{requests:#?}"
+    );
+    // Applied by PostgreSQL; the Data API saw md5 hashes only, never a clear password.
+    let secret = f.secret("jane").await?;
+    assert_eq!(f.login(&n("jane"), &secret.password).await?, n("jane"));
+    assert!(fake
+        .sql_seen()
+        .iter()
+        .all(|s| !s.contains(&secret.password)));
+    assert!(fake.sql_seen().iter().any(|s| s.contains("PASSWORD 'md5")));
+    // Re-reading state through the Data API: nothing to do.
+    let again = function
+        .handle(json!({"target": t, "mode": "plan"}))
+        .await?;
+    assert_eq!(again["statement_count"], 0, "{again}");
+
+    // A failing batch rolls back entirely and names the failing statement: two new groups,
+    // the second name already taken by a login role (one namespace in PostgreSQL).
+    f.query(&format!("CREATE USER \"{}\"", n("zz_taken")))
+        .await?;
+    f.put(&[
+        json!({"target": t, "id": format!("GROUP#{}", n("aa_new"))}),
+        json!({"target": t, "id": format!("GROUP#{}", n("zz_taken"))}),
+    ])
+    .await?;
+    let err = function.handle(json!({"target": t})).await.unwrap_err();
+    let message = lambda_runtime::Diagnostic::from(err).error_message;
+    assert!(message.contains("failed through the Data API"), "{message}");
+    assert!(
+        message.contains(&format!("CREATE GROUP \"{}\"", n("zz_taken"))),
+        "{message}"
+    );
+    assert_eq!(
+        f.one(&format!(
+            "SELECT count(*) FROM pg_roles WHERE rolname = '{}'",
+            n("aa_new")
+        ))
+        .await?,
+        "0",
+        "the whole batch rolled back"
+    );
+    Ok(())
+}

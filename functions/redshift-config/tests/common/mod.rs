@@ -1,8 +1,10 @@
-#![allow(dead_code)]
 //! Shared fixture for the redshift-config integration tests: real parts: the config in moto's DynamoDB, admin logins from
 //! moto's GetClusterCredentials (the `IAM:` user trusted by the throwaway PostgreSQL 15 that
 //! stands in for Redshift), managed passwords in moto's Secrets Manager, and every
 //! statement run by PostgreSQL (dialect `postgres`).
+#![allow(dead_code)]
+
+pub mod data_api_fake;
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
@@ -10,7 +12,8 @@ use aws_sdk_dynamodb::types::{
 use ferrolake_shared::testing::{postgres, TestEnv};
 use redshift_config::config::SslMode;
 use redshift_config::config::{from_items, Config};
-use redshift_config::connect::{Aws, DirectConnector};
+use redshift_config::connect::{AnyConnector, Aws, DirectConnector};
+use redshift_config::data_api::DataApiConnector;
 use redshift_config::handler::RedshiftConfig;
 use redshift_config::reconcile::{reconcile, Mode, Report};
 use redshift_config::secrets::{RedshiftSecret, SecretsManagerStore};
@@ -174,16 +177,35 @@ impl Fixture {
         Ok(reconcile(&connector, &store, &config, mode).await?)
     }
 
-    /// The Lambda's handler, wired to this fixture's moto and PostgreSQL.
-    pub fn function(&self) -> RedshiftConfig<DynamoConfig, DirectConnector, SecretsManagerStore> {
+    /// The Lambda's handler, wired to this fixture's moto and PostgreSQL (and a Data API
+    /// endpoint: moto's by default, which never finishes a statement).
+    pub fn function(&self) -> RedshiftConfig<DynamoConfig, AnyConnector, SecretsManagerStore> {
+        self.function_with_data_api(self.env.endpoint())
+    }
+
+    pub fn function_with_data_api(
+        &self,
+        data_api_url: &str,
+    ) -> RedshiftConfig<DynamoConfig, AnyConnector, SecretsManagerStore> {
+        let data_api = aws_sdk_redshiftdata::Client::from_conf(
+            aws_sdk_redshiftdata::config::Builder::from(self.env.sdk_config())
+                .endpoint_url(data_api_url)
+                .build(),
+        );
         RedshiftConfig {
             source: DynamoConfig {
                 client: aws_sdk_dynamodb::Client::new(self.env.sdk_config()),
                 table: self.table.clone(),
             },
-            connector: DirectConnector {
-                aws: self.aws.clone(),
-                connect_timeout: Duration::from_secs(5),
+            connector: AnyConnector {
+                direct: DirectConnector {
+                    aws: self.aws.clone(),
+                    connect_timeout: Duration::from_secs(5),
+                },
+                data_api: DataApiConnector {
+                    client: data_api,
+                    timeout: Duration::from_secs(20),
+                },
             },
             passwords: SecretsManagerStore {
                 client: self.aws.secrets.clone(),
