@@ -45,7 +45,9 @@ $(VENV_STAMP): $(REQS)
 
 tools: $(TOOLS_VENV)/.installed
 
-$(TOOLS_VENV)/.installed: $(TOOLS_REQS)
+# No file prerequisite: the directory name carries the pins' hash, and a fresh clone's
+# newer mtime must not trigger a reinstall.
+$(TOOLS_VENV)/.installed:
 	@test -x $(TOOLS_VENV)/bin/python || python3 -m venv $(TOOLS_VENV)
 	$(TOOLS_VENV)/bin/pip install --quiet --disable-pip-version-check -r $(TOOLS_REQS)
 	@touch $@
