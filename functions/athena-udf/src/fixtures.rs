@@ -101,7 +101,7 @@ pub fn decode_response(json: &str) -> Result<RecordBatch, ResponseError> {
     Ok(ipc::decode_batch(
         "records.records",
         records,
-        ipc::schema_ref(schema),
+        std::sync::Arc::new(schema),
     )?)
 }
 

@@ -157,7 +157,7 @@ impl<S: SecretSource> AthenaUdf<S> {
         let batch = ipc::decode_batch(
             "inputRecords.records",
             &request.input_records.records,
-            ipc::schema_ref(input_schema.clone()),
+            Arc::new(input_schema.clone()),
         )?;
         let rows = batch.num_rows();
         let secrets = self

@@ -13,10 +13,10 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STAN
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
 use std::collections::HashMap;
-use std::sync::Arc;
 
-/// Standard alphabet, padding optional (Jackson's decoder accepts both).
-const LENIENT: GeneralPurpose = GeneralPurpose::new(
+/// Base64 as Java decodes it (`Base64.getDecoder()`, Jackson): standard alphabet, no
+/// whitespace, padding optional. Used for Arrow messages and for `decompress`'s input.
+pub(crate) const JAVA_BASE64: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::STANDARD,
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
@@ -49,7 +49,7 @@ pub enum IpcError {
 }
 
 fn decode_base64(what: &'static str, text: &str) -> Result<Vec<u8>, IpcError> {
-    LENIENT
+    JAVA_BASE64
         .decode(text)
         .map_err(|source| IpcError::Base64 { what, source })
 }
@@ -177,16 +177,12 @@ pub fn to_base64(bytes: &[u8]) -> String {
     STANDARD.encode(bytes)
 }
 
-/// A schema wrapped for the decoder.
-pub fn schema_ref(schema: Schema) -> SchemaRef {
-    Arc::new(schema)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use arrow_array::{Array, Int32Array};
     use arrow_schema::{DataType, Field};
+    use std::sync::Arc;
 
     #[test]
     fn batches_round_trip_in_both_framings() {

@@ -198,14 +198,12 @@ impl Session for DataApiSession {
             } => {
                 let index = failed_sub_statement.unwrap_or(0);
                 let statement = statements.get(index);
-                let carries_secret = statement.is_some_and(|s| s.sql != s.redacted);
                 Err(ExecError::DataApiStatement {
                     index,
                     redacted: statement.map_or_else(String::new, |s| s.redacted.clone()),
-                    message: if carries_secret {
-                        "(the error text is withheld: the statement carries a password hash)".into()
-                    } else {
-                        error
+                    message: match statement {
+                        Some(s) => s.safe_error_text(error),
+                        None => error,
                     },
                 })
             }

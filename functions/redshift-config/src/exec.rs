@@ -26,6 +26,17 @@ impl Statement {
     pub fn secret(sql: String, redacted: String) -> Self {
         Self { sql, redacted }
     }
+
+    /// A server's error text for this statement, safe to report: error texts can quote the
+    /// statement ("syntax error at or near …"), so none is passed on for one that carries a
+    /// password hash.
+    pub fn safe_error_text(&self, text: String) -> String {
+        if self.sql == self.redacted {
+            text
+        } else {
+            "(the error text is withheld: the statement carries a password hash)".into()
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -204,19 +215,15 @@ impl Session for PgSession {
             let message = e
                 .as_db_error()
                 .map_or_else(|| e.to_string(), |d| d.message().to_string());
-            // A server message can quote the statement ("syntax error at or near …"): never
-            // pass it on for a statement that carries a password hash.
-            let carries_secret = statement.is_some_and(|s| s.sql != s.redacted);
             ExecError::Statement {
                 index,
                 code: code(&e),
                 redacted: statement
                     .map_or("BEGIN/COMMIT", |s| s.redacted.as_str())
                     .to_string(),
-                message: if carries_secret {
-                    "(the server's message is withheld: the statement carries a password)".into()
-                } else {
-                    message
+                message: match statement {
+                    Some(s) => s.safe_error_text(message),
+                    None => message,
                 },
             }
         };

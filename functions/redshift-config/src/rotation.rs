@@ -66,14 +66,6 @@ pub enum RotationError {
     Guard { secret: String, reason: String },
     #[error("{0}")]
     Invalid(String),
-    #[error("Secrets Manager {action} on {secret} failed ({code}): {source}")]
-    Call {
-        action: &'static str,
-        secret: String,
-        code: String,
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
     #[error(transparent)]
     Secret(#[from] SecretStoreError),
     #[error("{step:?} for {secret}: {source}")]
@@ -105,22 +97,6 @@ pub enum RotationError {
     },
 }
 
-fn call<'a, E>(action: &'static str, secret: &'a str) -> impl FnOnce(E) -> RotationError + 'a
-where
-    E: std::error::Error
-        + Send
-        + Sync
-        + 'static
-        + aws_sdk_secretsmanager::error::ProvideErrorMetadata,
-{
-    move |e| RotationError::Call {
-        action,
-        secret: secret.into(),
-        code: e.code().unwrap_or("no code").into(),
-        source: Box::new(e),
-    }
-}
-
 /// How setSecret reaches the admin for a secret that names a ferrolake target.
 #[allow(async_fn_in_trait)]
 pub trait Targets {
@@ -146,7 +122,7 @@ impl<C: Connector, T: Targets> Rotator<'_, C, T> {
             .secret_id(secret)
             .send()
             .await
-            .map_err(call("DescribeSecret", secret))?;
+            .map_err(|e| SecretStoreError::call("DescribeSecret", secret, e))?;
         let guard = |reason: &str| RotationError::Guard {
             secret: secret.into(),
             reason: reason.into(),
@@ -179,26 +155,7 @@ impl<C: Connector, T: Targets> Rotator<'_, C, T> {
         version: Option<&str>,
         stage: &str,
     ) -> Result<Option<RedshiftSecret>, RotationError> {
-        match self
-            .secrets
-            .get_secret_value()
-            .secret_id(secret)
-            .set_version_id(version.map(str::to_string))
-            .version_stage(stage)
-            .send()
-            .await
-        {
-            Ok(out) => Ok(Some(RedshiftSecret::parse(
-                secret,
-                out.secret_string().unwrap_or_default(),
-            )?)),
-            Err(e)
-                if ferrolake_shared::aws::error_code(&e) == Some("ResourceNotFoundException") =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(call("GetSecretValue", secret)(e)),
-        }
+        Ok(crate::secrets::fetch(self.secrets, secret, version, stage).await?)
     }
 
     async fn current(&self, secret: &str) -> Result<RedshiftSecret, RotationError> {
@@ -242,7 +199,7 @@ impl<C: Connector, T: Targets> Rotator<'_, C, T> {
             .set_rotation_token(event.rotation_token.clone())
             .send()
             .await
-            .map_err(call("PutSecretValue", secret))?;
+            .map_err(|e| SecretStoreError::call("PutSecretValue", secret, e))?;
         Ok("created the pending password")
     }
 
@@ -393,7 +350,7 @@ impl<C: Connector, T: Targets> Rotator<'_, C, T> {
             .set_remove_from_version_id(current)
             .send()
             .await
-            .map_err(call("UpdateSecretVersionStage", secret))?;
+            .map_err(|e| SecretStoreError::call("UpdateSecretVersionStage", secret, e))?;
         Ok("pending version is now AWSCURRENT")
     }
 }

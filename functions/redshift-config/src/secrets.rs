@@ -27,7 +27,8 @@ pub enum SecretStoreError {
 }
 
 impl SecretStoreError {
-    fn call<E>(action: &'static str, secret: &str, e: E) -> Self
+    /// A failed Secrets Manager call, named by action and secret (never its value).
+    pub(crate) fn call<E>(action: &'static str, secret: &str, e: E) -> Self
     where
         E: std::error::Error + Send + Sync + 'static,
         E: aws_sdk_secretsmanager::error::ProvideErrorMetadata,
@@ -137,21 +138,7 @@ pub struct SecretsManagerStore {
 
 impl PasswordStore for SecretsManagerStore {
     async fn current(&self, secret: &str) -> Result<Option<RedshiftSecret>, SecretStoreError> {
-        match self
-            .client
-            .get_secret_value()
-            .secret_id(secret)
-            .version_stage("AWSCURRENT")
-            .send()
-            .await
-        {
-            Ok(out) => {
-                let json = out.secret_string.unwrap_or_default();
-                RedshiftSecret::parse(secret, &json).map(Some)
-            }
-            Err(e) if error_code(&e) == Some("ResourceNotFoundException") => Ok(None),
-            Err(e) => Err(SecretStoreError::call("GetSecretValue", secret, e)),
-        }
+        fetch(&self.client, secret, None, "AWSCURRENT").await
     }
 
     async fn create(
@@ -173,6 +160,28 @@ impl PasswordStore for SecretsManagerStore {
 
     async fn random_password(&self) -> Result<String, SecretStoreError> {
         random_password(&self.client).await
+    }
+}
+
+/// One version of a Redshift secret (by stage, optionally a version id); `None` when Secrets
+/// Manager has no such secret or version.
+pub(crate) async fn fetch(
+    client: &Client,
+    secret: &str,
+    version: Option<&str>,
+    stage: &str,
+) -> Result<Option<RedshiftSecret>, SecretStoreError> {
+    match client
+        .get_secret_value()
+        .secret_id(secret)
+        .set_version_id(version.map(str::to_string))
+        .version_stage(stage)
+        .send()
+        .await
+    {
+        Ok(out) => RedshiftSecret::parse(secret, out.secret_string().unwrap_or_default()).map(Some),
+        Err(e) if error_code(&e) == Some("ResourceNotFoundException") => Ok(None),
+        Err(e) => Err(SecretStoreError::call("GetSecretValue", secret, e)),
     }
 }
 

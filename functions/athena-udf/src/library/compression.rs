@@ -2,17 +2,11 @@
 //! header, adler32 trailer — `java.util.zip.Deflater()` defaults) and padded standard
 //! base64. Identical bytes need madler zlib's deflate, hence flate2's C zlib backend.
 
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
-use base64::engine::DecodePaddingMode;
+use crate::ipc::JAVA_BASE64;
+use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 use std::cell::RefCell;
-
-/// `Base64.getDecoder()`: standard alphabet, no whitespace, padding optional.
-const JAVA_DECODER: GeneralPurpose = GeneralPurpose::new(
-    &base64::alphabet::STANDARD,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
 
 #[derive(Debug, thiserror::Error)]
 pub enum CompressionError {
@@ -67,7 +61,7 @@ fn deflate(deflater: &mut Compress, input: &[u8]) -> Result<Vec<u8>, Compression
 /// stream are ignored, as `java.util.zip.Inflater` does.
 pub fn decompress(text: Option<&str>) -> Result<Option<String>, CompressionError> {
     let Some(text) = text else { return Ok(None) };
-    let input = JAVA_DECODER.decode(text)?;
+    let input = JAVA_BASE64.decode(text)?;
     INFLATER.with(|cell| {
         let mut inflater = cell.borrow_mut();
         inflater.reset(true);
@@ -135,7 +129,7 @@ mod tests {
                 .as_deref(),
             Some("StringToBeCompressed")
         );
-        let mut with_tail = JAVA_DECODER
+        let mut with_tail = JAVA_BASE64
             .decode("eJwLLinKzEsPyXdKdc7PLShKLS5OTQEAUrEH9w==")
             .unwrap();
         with_tail.extend_from_slice(b"junk");
