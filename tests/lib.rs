@@ -1,1 +1,2 @@
-//! Shared helpers for the cross-crate integration tests live in `ferrolake_shared::testing`.
+//! Cross-crate tests (`local_stack.rs`, `e2e.rs`) and the local demo (`make demo`).
+pub mod demo;

@@ -18,6 +18,7 @@ pub use http::{http_request, HttpResponse};
 pub use http_stub::{FaultProxy, HttpStub, StubRequest, StubResponse};
 pub use moto::MotoServer;
 pub use postgres::{PgServer, IAM_LOGIN_ROLE};
+pub use process::{remove_stale_scratch, spawn_supervised};
 
 use aws_config::{Region, SdkConfig};
 use aws_credential_types::Credentials;

@@ -1,0 +1,61 @@
+//! The demo's pipeline with assertions (make test): template.yaml created in moto, the five
+//! real function binaries behind the local Runtime API, catalog changes published to SNS.
+//! Every change must arrive flattened in S3 exactly once, malformed notifications in the
+//! DLQ, nothing else lost; the UDFs and redshift-config must check out.
+
+use ferrolake_tests::demo::{self, Options, Stage};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pipeline_end_to_end() {
+    let mut options = Options::new(30);
+    options.progress = false;
+    let d = demo::run(&options).await.unwrap_or_else(|e| panic!("{e}"));
+    let s = &d.summary;
+    println!("{s}");
+    assert!(
+        s.settled,
+        "the pipeline did not settle within {:?}",
+        options.timeout
+    );
+    assert_eq!(d.failed_stage(), None, "{s}");
+    // The checks themselves, spelled out where the numbers are known.
+    let catalog = s.queue("catalog-fetch").expect("catalog-fetch mapping");
+    assert_eq!(
+        catalog.dead_letters.len(),
+        3,
+        "three malformed notifications dead-lettered"
+    );
+    assert_eq!(catalog.remaining, 0);
+    let delivery = s.delivery.as_ref().expect("delivery report");
+    assert_eq!(delivery.rows.len(), 30, "one flattened row per change");
+    assert_eq!(
+        delivery
+            .rows
+            .iter()
+            .filter(|r| r["deleted"] == true)
+            .count(),
+        3,
+        "every tenth change is a deletion"
+    );
+    let row = delivery
+        .rows
+        .iter()
+        .find(|r| r["item_id"] == "show-00000")
+        .expect("show-00000 in S3");
+    assert_eq!(
+        row["venue_address_geo_lat"],
+        demo::catalog::show("show-00000")["venue"]["address"]["geo"]["lat"],
+        "nested fields flattened with _"
+    );
+    assert!(s.crawls_started >= 1);
+    let udf = s.udf.as_ref().expect("UDF report");
+    assert!(udf.ping.contains("PingResponse"), "{}", udf.ping);
+    let redshift = s.redshift.as_ref().expect("redshift report");
+    assert!(redshift.new_password_logs_in && redshift.old_password_refused);
+    assert!(redshift.groups.contains(&"analysts".to_string()));
+    assert!(
+        s.checks.iter().all(|c| c.passed)
+            && s.checks.iter().any(|c| c.stage == Stage::RedshiftConfig)
+    );
+    d.finish(false);
+}
