@@ -11,6 +11,16 @@ async fn pipeline_end_to_end() {
     options.progress = false;
     let d = demo::run(&options).await.unwrap_or_else(|e| panic!("{e}"));
     let s = &d.summary;
+    let template = demo::template::Template::load(
+        &ferrolake_shared::testing::workspace_root().join("template.yaml"),
+    )
+    .unwrap();
+    assert_eq!(
+        d.stack.created.len() + d.stack.skipped.len(),
+        template.resources.len(),
+        "every resource of template.yaml is created or skipped with its reason"
+    );
+    assert_eq!(d.stack.functions.len(), 5);
     println!("{s}");
     assert!(
         s.settled,
@@ -58,4 +68,22 @@ async fn pipeline_end_to_end() {
             && s.checks.iter().any(|c| c.stage == Stage::RedshiftConfig)
     );
     d.finish(false);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_function_binaries_fail_naming_the_stage() {
+    let mut options = Options::new(1);
+    options.progress = false;
+    options.stack_name = "ferrolake-nobin".into();
+    options.parameters = vec![("GlueDatabaseName".into(), "ferrolake_nobin".into())];
+    options.bin_dir = std::env::temp_dir().join("ferrolake-no-such-dir");
+    let Err(e) = demo::run(&options).await else {
+        panic!("the demo ran without function binaries");
+    };
+    assert_eq!(e.stage, Stage::Functions);
+    assert!(
+        e.to_string()
+            .contains("build the functions first (cargo build --bins)"),
+        "{e}"
+    );
 }

@@ -42,16 +42,16 @@ fn parse(args: &[String]) -> Result<(Options, bool), String> {
 }
 
 fn keep_instructions(d: &demo::Demo) -> String {
-    let aws = format!(
-        "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1 aws --endpoint-url {}",
-        d.endpoint
-    );
+    let aws = format!("aws --endpoint-url {}", d.endpoint);
     let mut lines = vec![
         format!(
             "\nThe stack stays up (Ctrl-C stops everything). moto: {}   PostgreSQL: 127.0.0.1:{}",
             d.endpoint, d.pg_port
         ),
         format!("Function logs: {}", d.scratch.display()),
+        "In another shell:".to_string(),
+        "  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1"
+            .to_string(),
     ];
     let name = |kind: &str| -> Vec<(String, String)> {
         d.stack
@@ -97,6 +97,23 @@ fn keep_instructions(d: &demo::Demo) -> String {
     lines.join("\n")
 }
 
+/// Ctrl-C or SIGTERM. Returning from `main` (rather than dying of the signal) lets the
+/// local stack's exit hook stop moto and PostgreSQL and remove their scratch directories.
+async fn interrupted() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -110,7 +127,14 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let demo = match demo::run(&options).await {
+    let outcome = tokio::select! {
+        outcome = demo::run(&options) => outcome,
+        _ = interrupted() => {
+            eprintln!("\nferrolake-demo: interrupted; stopping the stack");
+            return ExitCode::from(130);
+        }
+    };
+    let demo = match outcome {
         Ok(demo) => demo,
         Err(e) => {
             eprintln!("\nferrolake-demo FAILED — {e}");
@@ -131,9 +155,8 @@ async fn main() -> ExitCode {
     }
     if keep {
         println!("{}", keep_instructions(&demo));
-        loop {
-            tokio::time::sleep(Duration::from_secs(3600)).await;
-        }
+        interrupted().await;
+        eprintln!("\nferrolake-demo: stopping the stack");
     }
     let code = if failed.is_some() {
         ExitCode::FAILURE

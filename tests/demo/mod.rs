@@ -21,7 +21,7 @@ use ferrolake_shared::testing::{
     moto, postgres, remove_stale_scratch, workspace_root, SqsEventSource, TestEnv,
 };
 use provision::{BoxError, Clients, Stack};
-use report::{Check, Summary};
+use report::Summary;
 use runtime::LocalLambda;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -84,6 +84,10 @@ pub struct Options {
     /// Print progress lines while waiting.
     pub progress: bool,
     pub time: TimeScale,
+    /// `AWS::StackName`: resource names derive from it.
+    pub stack_name: String,
+    /// Template parameter overrides, beyond the demo's own.
+    pub parameters: Vec<(String, String)>,
 }
 
 impl Options {
@@ -94,6 +98,8 @@ impl Options {
             timeout: Duration::from_secs(120),
             progress: true,
             time: TimeScale::default(),
+            stack_name: STACK_NAME.to_string(),
+            parameters: Vec::new(),
         }
     }
 }
@@ -219,15 +225,17 @@ pub async fn run(options: &Options) -> Result<Demo, DemoError> {
     let template_path = workspace_root().join("template.yaml");
     let template =
         template::Template::load(&template_path).map_err(|e| at(Stage::Template)(sdk(e)))?;
-    let overrides: HashMap<String, String> = [
+    let mut overrides: HashMap<String, String> = [
         ("CatalogApiUrl".to_string(), catalog_api.url_template()),
         // Time-scaled like the drivers: crawls may start 3 s apart instead of 5 min.
         ("MinCrawlIntervalSeconds".to_string(), "3".to_string()),
     ]
     .into();
+    overrides.extend(options.parameters.iter().cloned());
     summary.overrides = overrides.clone().into_iter().collect();
-    let context = template::Context::new(&template, STACK_NAME, REGION, ACCOUNT, &overrides)
-        .map_err(|e| at(Stage::Template)(sdk(e)))?;
+    let context =
+        template::Context::new(&template, &options.stack_name, REGION, ACCOUNT, &overrides)
+            .map_err(|e| at(Stage::Template)(sdk(e)))?;
     let stack = provision::create_stack(&template, context, &clients)
         .await
         .map_err(|e| at(Stage::Template)(sdk(e)))?;
@@ -247,8 +255,8 @@ pub async fn run(options: &Options) -> Result<Demo, DemoError> {
         .context
         .parameter("UdfSecretPrefix")
         .unwrap_or_default();
-    let pii_secret = format!("{udf_prefix}demo-pii-key");
-    let aes_secret = format!("{udf_prefix}demo-aes-key");
+    let pii_secret = format!("{udf_prefix}{}-pii-key", options.stack_name);
+    let aes_secret = format!("{udf_prefix}{}-aes-key", options.stack_name);
     let pii_key = format!("{:032x}", rand::random::<u128>());
     let aes_key = {
         use base64::Engine;
@@ -667,19 +675,8 @@ impl Demo {
         }
     }
 
-    /// The first failed check's stage, if any.
+    /// The earliest stage (in pipeline order) with a failed check or error, if any.
     pub fn failed_stage(&self) -> Option<(Stage, String)> {
-        self.summary
-            .stage_errors
-            .iter()
-            .cloned()
-            .chain(
-                self.summary
-                    .checks
-                    .iter()
-                    .filter(|c: &&Check| !c.passed)
-                    .map(|c| (c.stage, format!("{}: {}", c.name, c.detail))),
-            )
-            .min_by_key(|(stage, _)| *stage)
+        self.summary.failed_stage()
     }
 }

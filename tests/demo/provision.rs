@@ -667,3 +667,28 @@ fn function_spec(
         events,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_unknown_resource_type_is_an_error_naming_it() {
+        let template = Template::parse("Resources:\n  Thing:\n    Type: AWS::Foo::Bar\n").unwrap();
+        let context =
+            Context::new(&template, "s", "us-east-1", "123456789012", &HashMap::new()).unwrap();
+        let config = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        let clients = Clients::new(&config, "http://127.0.0.1:9");
+        let err = create_stack(&template, context, &clients)
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "Thing (AWS::Foo::Bar): the local stack does not know this resource type"
+            ),
+            "{err}"
+        );
+    }
+}

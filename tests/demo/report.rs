@@ -259,6 +259,21 @@ impl Summary {
     pub fn queue(&self, function: &str) -> Option<&QueueReport> {
         self.queues.iter().find(|q| q.function == function)
     }
+
+    /// The earliest stage (in pipeline order) with a failed check or error: a later
+    /// stage's failure is often only a consequence.
+    pub fn failed_stage(&self) -> Option<(Stage, String)> {
+        self.stage_errors
+            .iter()
+            .cloned()
+            .chain(
+                self.checks
+                    .iter()
+                    .filter(|c| !c.passed)
+                    .map(|c| (c.stage, format!("{}: {}", c.name, c.detail))),
+            )
+            .min_by_key(|(stage, _)| *stage)
+    }
 }
 
 /// The end-to-end expectations, each attributed to the stage that owns it.
@@ -365,6 +380,15 @@ pub fn checks(s: &Summary, good: usize) -> Vec<Check> {
         "rows partitioned by change type, date and hour",
         misplaced == 0 && !d.rows.is_empty(),
         format!("{misplaced} rows outside events/event=<change_type>/dt=…/hour=…/"),
+    );
+    check(
+        Stage::FirehoseFlatten,
+        "every Kinesis record answered once (Ok + Dropped + ProcessingFailed = in)",
+        d.ok + d.dropped + d.failed == d.records_in,
+        format!(
+            "{} in: {} Ok, {} Dropped, {} ProcessingFailed",
+            d.records_in, d.ok, d.dropped, d.failed
+        ),
     );
     check(
         Stage::FirehoseFlatten,
@@ -626,7 +650,7 @@ impl std::fmt::Display for Summary {
         }
         let _ = writeln!(
             o,
-            "  cold starts (spawn → first Runtime API poll): {}",
+            "  cold starts of the debug builds (spawn → first Runtime API poll; release numbers: docs/benchmarks.md): {}",
             self.cold_starts
                 .iter()
                 .map(|(f, d)| format!("{f} {:.1} ms", d.as_secs_f64() * 1000.0))
@@ -675,5 +699,66 @@ fn stage_name(stage: Stage) -> &'static str {
         Stage::CrawlerTrigger => "crawler-trigger",
         Stage::AthenaUdf => "athena-udf",
         Stage::RedshiftConfig => "redshift-config",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(stage: Stage, passed: bool) -> Check {
+        Check {
+            stage,
+            name: format!("{stage:?}"),
+            passed,
+            detail: "detail".into(),
+        }
+    }
+
+    #[test]
+    fn the_earliest_failing_stage_is_named() {
+        let mut s = Summary::default();
+        assert_eq!(s.failed_stage(), None);
+        s.checks = vec![
+            check(Stage::CatalogFetch, true),
+            check(Stage::AthenaUdf, false),
+            check(Stage::FirehoseFlatten, false),
+        ];
+        assert_eq!(
+            s.failed_stage().map(|(stage, _)| stage),
+            Some(Stage::FirehoseFlatten)
+        );
+        s.stage_errors.push((Stage::CatalogFetch, "boom".into()));
+        assert_eq!(s.failed_stage(), Some((Stage::CatalogFetch, "boom".into())));
+    }
+
+    #[test]
+    fn nothing_published_fails_every_pipeline_check() {
+        let mut s = Summary::default();
+        s.published.push((
+            "m-1".into(),
+            Notification {
+                show_id: Some("show-1".into()),
+                body: "{}".into(),
+                flaw: None,
+            },
+        ));
+        let failed: Vec<Stage> = checks(&s, 1)
+            .into_iter()
+            .filter(|c| !c.passed)
+            .map(|c| c.stage)
+            .collect();
+        for stage in [
+            Stage::CatalogFetch,
+            Stage::FirehoseFlatten,
+            Stage::CrawlerTrigger,
+            Stage::AthenaUdf,
+            Stage::RedshiftConfig,
+        ] {
+            assert!(
+                failed.contains(&stage),
+                "{stage:?} must fail on an empty run: {failed:?}"
+            );
+        }
     }
 }
