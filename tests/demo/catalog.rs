@@ -68,20 +68,34 @@ pub fn show(id: &str) -> Value {
     })
 }
 
-/// Serves `GET /items/{id}`: the generated show, `404` for ids starting `gone-` (a
-/// deleted item: catalog-fetch writes a tombstone) and `400` for [`REJECTED_ID`].
+/// Serves `GET /items/{id}` to callers presenting `x-api-key`: the generated show, `404`
+/// for ids starting `gone-` (a deleted item: catalog-fetch writes a tombstone), `400` for
+/// [`REJECTED_ID`], `401` without the key.
 pub struct CatalogApi {
     stub: HttpStub,
     pub requests: Arc<AtomicU64>,
+    pub unauthorized: Arc<AtomicU64>,
 }
 
 impl CatalogApi {
-    pub async fn start() -> std::io::Result<Self> {
+    pub async fn start(api_key: &str) -> std::io::Result<Self> {
         let requests = Arc::new(AtomicU64::new(0));
-        let counter = requests.clone();
+        let unauthorized = Arc::new(AtomicU64::new(0));
+        let (counter, refused) = (requests.clone(), unauthorized.clone());
+        let api_key = api_key.to_string();
         let stub = HttpStub::start(move |request| {
             counter.fetch_add(1, Ordering::SeqCst);
+            let authorized = request.headers.get("x-api-key") == Some(&api_key);
+            if !authorized {
+                refused.fetch_add(1, Ordering::SeqCst);
+            }
             async move {
+                if !authorized {
+                    return StubResponse::json(
+                        401,
+                        &json!({"error": "missing or wrong x-api-key"}),
+                    );
+                }
                 let Some(id) = request.path.strip_prefix("/items/") else {
                     return StubResponse::json(404, &json!({"error": "not found"}));
                 };
@@ -96,7 +110,11 @@ impl CatalogApi {
             }
         })
         .await?;
-        Ok(Self { stub, requests })
+        Ok(Self {
+            stub,
+            requests,
+            unauthorized,
+        })
     }
 
     /// The URL template for catalog-fetch (`CatalogApiUrl`).

@@ -216,7 +216,20 @@ pub async fn run(options: &Options) -> Result<Demo, DemoError> {
     let env = TestEnv::new("demo").await;
     let config = env.sdk_config().clone();
     let clients = Clients::new(&config, &endpoint);
-    let catalog_api = catalog::CatalogApi::start()
+    // The catalog API wants an API key, which catalog-fetch reads from Secrets Manager
+    // (CatalogAuth=api-key, CatalogSecretArn): the deployment's own way, logs checked below.
+    let secrets = aws_sdk_secretsmanager::Client::new(&config);
+    let api_key = format!("demo-key-{:032x}", rand::random::<u128>());
+    let api_key_arn = secrets
+        .create_secret()
+        .name(format!("{}-catalog-api-key", options.stack_name))
+        .secret_string(&api_key)
+        .send()
+        .await
+        .map_err(|e| at(Stage::LocalStack)(sdk(e)))?
+        .arn
+        .unwrap_or_default();
+    let catalog_api = catalog::CatalogApi::start(&api_key)
         .await
         .map_err(|e| at(Stage::LocalStack)(sdk(e)))?;
 
@@ -227,6 +240,8 @@ pub async fn run(options: &Options) -> Result<Demo, DemoError> {
         template::Template::load(&template_path).map_err(|e| at(Stage::Template)(sdk(e)))?;
     let mut overrides: HashMap<String, String> = [
         ("CatalogApiUrl".to_string(), catalog_api.url_template()),
+        ("CatalogAuth".to_string(), "api-key".to_string()),
+        ("CatalogSecretArn".to_string(), api_key_arn.clone()),
         // Time-scaled like the drivers: crawls may start 3 s apart instead of 5 min.
         ("MinCrawlIntervalSeconds".to_string(), "3".to_string()),
     ]
@@ -250,7 +265,6 @@ pub async fn run(options: &Options) -> Result<Demo, DemoError> {
         .push(("template → moto".into(), t.elapsed()));
 
     // Secrets the UDFs read (names under the template's UdfSecretPrefix).
-    let secrets = aws_sdk_secretsmanager::Client::new(&config);
     let udf_prefix = stack
         .context
         .parameter("UdfSecretPrefix")
@@ -642,6 +656,30 @@ pub async fn run(options: &Options) -> Result<Demo, DemoError> {
             f.restarts.load(Ordering::SeqCst),
         ));
     }
+    // No secret value may appear in any function's log: the API key, the UDF keys, every
+    // version of every managed password, and their md5 hashes.
+    let mut secret_names = vec![api_key_arn.clone(), pii_secret.clone(), aes_secret.clone()];
+    if let Some(r) = &summary.redshift {
+        secret_names.extend(r.secrets_created.iter().cloned());
+    }
+    match report::secret_values(&secrets, &secret_names).await {
+        Ok(values) => {
+            summary.secrets_checked = values.len();
+            for (binary, f) in &functions {
+                let log = std::fs::read_to_string(&f.log).unwrap_or_default();
+                for (name, value) in &values {
+                    if log.contains(value.as_str()) {
+                        summary.leaks.push((binary.clone(), name.clone()));
+                    }
+                }
+            }
+        }
+        Err(e) => summary
+            .stage_errors
+            .push((Stage::RedshiftConfig, format!("reading secrets back: {e}"))),
+    }
+    summary.catalog_requests = catalog_api.requests.load(Ordering::SeqCst);
+    summary.catalog_unauthorized = catalog_api.unauthorized.load(Ordering::SeqCst);
     summary.total = started.elapsed();
     summary.checks = report::checks(&summary, good as usize);
     Ok(Demo {

@@ -253,6 +253,12 @@ pub struct Summary {
     pub stage_errors: Vec<(Stage, String)>,
     pub checks: Vec<Check>,
     pub total: Duration,
+    /// Secret values (and md5 hashes of passwords) looked for in the function logs.
+    pub secrets_checked: usize,
+    /// (function, secret) pairs where a secret value appeared in the log.
+    pub leaks: Vec<(String, String)>,
+    pub catalog_requests: u64,
+    pub catalog_unauthorized: u64,
 }
 
 impl Summary {
@@ -274,6 +280,49 @@ impl Summary {
             )
             .min_by_key(|(stage, _)| *stage)
     }
+}
+
+/// Every version's value of each secret (`name`, value), and for Redshift secrets also the
+/// password alone and its md5 hash as PostgreSQL/Redshift store it.
+pub async fn secret_values(
+    client: &aws_sdk_secretsmanager::Client,
+    names: &[String],
+) -> Result<Vec<(String, String)>, BoxError> {
+    use md5::Digest;
+    let mut out = Vec::new();
+    for name in names {
+        let versions = client
+            .list_secret_version_ids()
+            .secret_id(name)
+            .send()
+            .await?;
+        for version in versions.versions() {
+            let Some(id) = version.version_id() else {
+                continue;
+            };
+            let value = client
+                .get_secret_value()
+                .secret_id(name)
+                .version_id(id)
+                .send()
+                .await?;
+            let Some(text) = value.secret_string() else {
+                continue;
+            };
+            out.push((name.clone(), text.to_string()));
+            if let Ok(v) = serde_json::from_str::<Value>(text) {
+                if let (Some(password), Some(user)) =
+                    (v["password"].as_str(), v["username"].as_str())
+                {
+                    out.push((name.clone(), password.to_string()));
+                    let hash = md5::Md5::digest(format!("{password}{user}").as_bytes());
+                    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+                    out.push((name.clone(), format!("md5{hex}")));
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The end-to-end expectations, each attributed to the stage that owns it.
@@ -412,6 +461,44 @@ pub fn checks(s: &Summary, good: usize) -> Vec<Check> {
             crawler.map(|q| q.acked).unwrap_or(0),
             crawler.map(|q| q.remaining).unwrap_or(0),
             crawler.map(|q| q.dead_letters.len()).unwrap_or(0)
+        ),
+    );
+    let leaks = |function: &str| -> Vec<String> {
+        s.leaks
+            .iter()
+            .filter(|(f, _)| f == function)
+            .map(|(_, secret)| secret.clone())
+            .collect()
+    };
+    for (stage, function) in [
+        (Stage::CatalogFetch, "catalog-fetch"),
+        (Stage::FirehoseFlatten, "firehose-flatten"),
+        (Stage::CrawlerTrigger, "crawler-trigger"),
+        (Stage::AthenaUdf, "athena-udf"),
+        (Stage::RedshiftConfig, "redshift-config"),
+    ] {
+        let leaked = leaks(function);
+        check(
+            stage,
+            "no secret value in the function's log",
+            s.secrets_checked > 0 && leaked.is_empty(),
+            if leaked.is_empty() {
+                format!(
+                    "{} secret values and password hashes looked for",
+                    s.secrets_checked
+                )
+            } else {
+                format!("values of {} found in its log", leaked.join(", "))
+            },
+        );
+    }
+    check(
+        Stage::CatalogFetch,
+        "catalog API called with the key from Secrets Manager",
+        s.catalog_requests > 0 && s.catalog_unauthorized == 0,
+        format!(
+            "{} requests, {} without the right x-api-key",
+            s.catalog_requests, s.catalog_unauthorized
         ),
     );
     match &s.udf {

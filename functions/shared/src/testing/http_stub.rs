@@ -131,11 +131,17 @@ async fn serve(listener: TcpListener, handler: Handler) {
             let (read, mut write) = stream.into_split();
             let mut reader = BufReader::new(read);
             while let Ok(Some(request)) = read_request(&mut reader).await {
+                let close = request
+                    .headers
+                    .get("connection")
+                    .is_some_and(|v| v.eq_ignore_ascii_case("close"));
                 let response = handler(request).await;
                 if !response.delay.is_zero() {
                     tokio::time::sleep(response.delay).await;
                 }
-                if response.drop_connection || write_response(&mut write, &response).await.is_err()
+                if response.drop_connection
+                    || write_response(&mut write, &response).await.is_err()
+                    || close
                 {
                     return;
                 }

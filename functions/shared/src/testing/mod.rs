@@ -8,12 +8,14 @@
 //! ([`TestEnv::name`]) rather than global resets; [`MotoServer::reset`] exists for tests
 //! that must start from an empty moto.
 
+mod faults;
 mod http;
 mod http_stub;
 mod moto;
 mod postgres;
 mod process;
 
+pub use faults::{chaos_proxy, Fault, FaultCounts, FaultPlan};
 pub use http::{http_request, HttpResponse};
 pub use http_stub::{FaultProxy, HttpStub, StubRequest, StubResponse};
 pub use moto::MotoServer;
