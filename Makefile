@@ -28,10 +28,10 @@ export AWS_CONFIG_FILE := /dev/null
 export AWS_SHARED_CREDENTIALS_FILE := /dev/null
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help setup venv tools postgres fmt fmt-check clippy unit-test test template-check build build-x86 bench bench-smoke demo clean
+.PHONY: help setup venv tools postgres fmt fmt-check clippy unit-test test template-check deny build build-x86 bench bench-smoke demo fuzz fuzz-smoke soak clean
 
 help:
-	@echo "make setup | test | fmt | clippy | template-check | build | build-x86 | bench | bench-smoke | demo | clean"
+	@echo "make setup | test | demo | fmt | clippy | template-check | deny | build | build-x86 | bench | bench-smoke | fuzz | fuzz-smoke | clean"
 
 setup: venv postgres
 
@@ -78,8 +78,31 @@ template-check: venv tools
 	SAM_CLI_TELEMETRY=0 $(TOOLS_VENV)/bin/sam validate --lint --template template.yaml
 	$(TOOLS_VENV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
-test: setup fmt-check clippy template-check
+test: setup fmt-check clippy template-check deny
 	cargo test --workspace --locked
+
+# Licences, banned crates (a second TLS stack, the legacy SDK HTTP stack) and sources,
+# offline (no advisory database). cargo-deny is installed once, pinned, outside the checkout.
+CARGO_TOOLS       := $(HOME)/.cache/ferrolake/cargo-tools
+CARGO_DENY_VERSION := 0.20.2
+CARGO_DENY        := $(CARGO_TOOLS)/cargo-deny-$(CARGO_DENY_VERSION)/bin/cargo-deny
+$(CARGO_DENY):
+	cargo install cargo-deny --locked --version $(CARGO_DENY_VERSION) --root $(CARGO_TOOLS)/cargo-deny-$(CARGO_DENY_VERSION)
+deny: $(CARGO_DENY)
+	$(CARGO_DENY) --offline check licenses bans sources
+
+# cargo-fuzz targets (nightly; installed on first use), seeded from events/: 60 s each, or
+# FUZZ_SECONDS each with `make fuzz`. Not part of `make test`.
+FUZZ_SECONDS ?= 600
+fuzz-smoke:
+	fuzz/run.sh 60
+fuzz:
+	fuzz/run.sh $(FUZZ_SECONDS)
+
+# 10,000 messages per SQS-driven function with 10 % injected faults (SOAK_MESSAGES=N).
+soak: setup
+	cargo build --workspace --bins --locked
+	cargo test -p ferrolake-tests --test soak --locked -- --ignored --nocapture --test-threads 1
 
 # sam build (cargo-lambda from the venv) for arm64, as the template says. Needs the
 # aarch64-unknown-linux-gnu Rust target (rustup target add aarch64-unknown-linux-gnu).

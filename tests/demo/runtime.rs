@@ -276,6 +276,25 @@ impl LocalLambda {
             .and_then(|c| c.try_wait().ok().flatten())
     }
 
+    /// The current process id (for memory samples).
+    pub fn pid(&self) -> Option<u32> {
+        self.child
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|c| c.id())
+    }
+
+    /// Resident set size of the current process, from /proc (Linux), in KiB.
+    pub fn rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()?)).ok()?;
+        status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+    }
+
     /// Time from spawn to the first poll of `/invocation/next` (the cold start), once seen.
     pub fn cold_start(&self) -> Option<Duration> {
         let first = (*self

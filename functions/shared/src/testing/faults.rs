@@ -23,6 +23,8 @@ pub enum Fault {
     Slow(Duration),
     /// The connection is closed without an answer.
     Dropped,
+    /// A plain HTTP status with a small JSON body (e.g. 429, 503 from an HTTP API).
+    Status(u16),
 }
 
 /// What to inject, for the requests an operation filter selects.
@@ -143,6 +145,10 @@ fn whole_request_fault(fault: Fault, counts: &FaultCounts) -> Option<StubRespons
         Fault::Dropped => {
             counts.dropped.fetch_add(1, Ordering::SeqCst);
             StubResponse::dropped()
+        }
+        Fault::Status(status) => {
+            counts.server_errors.fetch_add(1, Ordering::SeqCst);
+            StubResponse::json(status, &json!({"error": format!("injected {status}")}))
         }
         Fault::Slow(_) => return None,
     })

@@ -252,6 +252,15 @@ pub async fn create_queue(
     Ok((url, arn))
 }
 
+/// Why completing an event source batch failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EventSourceError {
+    #[error(transparent)]
+    Sqs(#[from] aws_sdk_sqs::Error),
+    #[error("building DeleteMessageBatch: {0}")]
+    Build(#[from] aws_sdk_sqs::error::BuildError),
+}
+
 /// Plays Lambda's SQS event source mapping against a real (moto) queue: receive a batch,
 /// hand it to the function as an `SqsEvent`, then delete exactly the messages that are not
 /// in `batchItemFailures`. Failed messages stay invisible until the queue's visibility
@@ -280,26 +289,40 @@ impl SqsEventSource {
         &self,
         event: &aws_lambda_events::sqs::SqsEvent,
         response: &aws_lambda_events::sqs::SqsBatchResponse,
-    ) -> Result<usize, aws_sdk_sqs::Error> {
+    ) -> Result<usize, EventSourceError> {
         let failed: std::collections::HashSet<&str> = response
             .batch_item_failures
             .iter()
             .map(|f| f.item_identifier.as_str())
             .collect();
+        // DeleteMessageBatch, ten at a time, as the event source mapping does.
+        let done: Vec<&str> = event
+            .records
+            .iter()
+            .filter(|r| {
+                r.message_id
+                    .as_deref()
+                    .is_some_and(|id| !failed.contains(id))
+            })
+            .filter_map(|r| r.receipt_handle.as_deref())
+            .collect();
         let mut deleted = 0;
-        for record in &event.records {
-            let (Some(id), Some(handle)) = (&record.message_id, &record.receipt_handle) else {
-                continue;
-            };
-            if !failed.contains(id.as_str()) {
-                self.sqs
-                    .delete_message()
-                    .queue_url(&self.queue_url)
-                    .receipt_handle(handle)
-                    .send()
-                    .await?;
-                deleted += 1;
+        for chunk in done.chunks(10) {
+            let mut request = self.sqs.delete_message_batch().queue_url(&self.queue_url);
+            for (i, handle) in chunk.iter().enumerate() {
+                request = request.entries(
+                    aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .receipt_handle(*handle)
+                        .build()?,
+                );
             }
+            deleted += request
+                .send()
+                .await
+                .map_err(aws_sdk_sqs::Error::from)?
+                .successful()
+                .len();
         }
         Ok(deleted)
     }
