@@ -35,6 +35,7 @@ impl SecretSource for FixedSecrets {
 
 /// The bytes as a whole Firehose event, or (when they are not one) as one record's data.
 pub fn firehose_event(data: &[u8]) {
+    quiet_caught_panics();
     use firehose_flatten::event::FirehoseEvent;
     let event: FirehoseEvent = match serde_json::from_slice(data) {
         Ok(event) => event,
@@ -67,8 +68,18 @@ pub fn firehose_event(data: &[u8]) {
     );
 }
 
+/// The functions catch panics where a dependency may panic on malformed input (arrow-ipc)
+/// and turn them into errors; libFuzzer's panic hook would abort before that catch. This
+/// quiet hook keeps caught panics from being findings; an uncaught panic still unwinds
+/// into libfuzzer-sys, which aborts and reports it.
+fn quiet_caught_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| std::panic::set_hook(Box::new(|_| {})));
+}
+
 /// The bytes as an Athena request document (ping or UDF call) against the UDF library.
 pub fn athena_request(data: &[u8]) {
+    quiet_caught_panics();
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };

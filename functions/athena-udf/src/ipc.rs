@@ -12,6 +12,7 @@ use arrow_schema::{ArrowError, Schema, SchemaRef};
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
+use ferrolake_shared::batch::catch_panic_sync;
 use std::collections::HashMap;
 
 /// Base64 as Java decodes it (`Base64.getDecoder()`, Jackson): standard alphabet, no
@@ -64,7 +65,14 @@ pub fn decode_schema(what: &'static str, base64: &str) -> Result<Schema, IpcErro
             reason: format!("{} bytes is too short for a message", bytes.len()),
         });
     }
-    arrow_ipc::convert::try_schema_from_ipc_buffer(&bytes)
+    // arrow-ipc panics (unimplemented!/unwrap) on some malformed schemas, e.g. a field of
+    // type NONE (found by fuzzing): a bad request must be an error naming the field.
+    catch_panic_sync(|| arrow_ipc::convert::try_schema_from_ipc_buffer(&bytes))
+        .map_err(|panic| IpcError::Message {
+            what,
+            expected: "schema",
+            reason: format!("arrow-ipc cannot read it ({panic})"),
+        })?
         .map_err(|source| IpcError::Arrow { what, source })
 }
 
@@ -126,8 +134,11 @@ pub fn decode_batch(
     }
     let version = message.version();
     let body = bytes.slice_with_length(meta_end, body_len);
-    arrow_ipc::reader::read_record_batch(&body, header, schema, &HashMap::new(), None, &version)
-        .map_err(|source| IpcError::Arrow { what, source })
+    catch_panic_sync(|| {
+        arrow_ipc::reader::read_record_batch(&body, header, schema, &HashMap::new(), None, &version)
+    })
+    .map_err(|panic| malformed(format!("arrow-ipc cannot read it ({panic})")))?
+    .map_err(|source| IpcError::Arrow { what, source })
 }
 
 fn write_options() -> IpcWriteOptions {
@@ -211,6 +222,33 @@ mod tests {
         let batch = decode_batch("t", "", schema).unwrap();
         assert_eq!(batch.num_rows(), 0);
         assert_eq!(batch.column(0).len(), 0);
+    }
+
+    /// Found by `make fuzz-smoke` (athena_request): a schema field of type NONE made
+    /// arrow-ipc panic (unimplemented!) instead of returning an error.
+    #[test]
+    fn fuzz_regression_schema_field_of_type_none_is_an_error() {
+        let request: serde_json::Value =
+            serde_json::from_str(include_str!("../fixtures/fuzz/schema-field-type-none.json"))
+                .unwrap();
+        let schemas = [
+            (
+                "inputRecords.schema",
+                request["inputRecords"]["schema"].as_str().unwrap(),
+            ),
+            ("outputSchema", request["outputSchema"].as_str().unwrap()),
+        ];
+        let errors: Vec<String> = schemas
+            .iter()
+            .filter_map(|(what, b64)| decode_schema(what, b64).err().map(|e| e.to_string()))
+            .collect();
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("arrow-ipc cannot read it")
+                    && e.contains("Type NONE not supported")),
+            "{errors:?}"
+        );
     }
 
     #[test]
