@@ -220,3 +220,119 @@ async fn kinesis_source_overflow_is_reingested_with_original_partition_keys() ->
     assert_eq!(keys, expected_keys, "original partition keys");
     Ok(())
 }
+
+/// Re-ingestion through a proxy that fails 20 % of PutRecordBatch calls (5xx, throttling,
+/// slow, dropped connections) and 20 % of the entries of the others: every overflow record
+/// still ends re-ingested (Dropped, and its original in S3) or ProcessingFailed — never lost.
+#[tokio::test]
+async fn direct_put_reingestion_survives_injected_faults() -> TestResult {
+    use ferrolake_shared::testing::{chaos_proxy, moto, FaultPlan};
+    let env = TestEnv::new("fh-chaos").await;
+    let s3 = env.s3();
+    let firehose = aws_sdk_firehose::Client::new(env.sdk_config());
+    let bucket = env.name("raw");
+    s3.create_bucket().bucket(&bucket).send().await?;
+    let stream = env.name("lake");
+    firehose
+        .create_delivery_stream()
+        .delivery_stream_name(&stream)
+        .delivery_stream_type(DeliveryStreamType::DirectPut)
+        .extended_s3_destination_configuration(
+            ExtendedS3DestinationConfiguration::builder()
+                .role_arn("arn:aws:iam::123456789012:role/firehose")
+                .bucket_arn(format!("arn:aws:s3:::{bucket}"))
+                .prefix("reingested/")
+                .build()?,
+        )
+        .send()
+        .await?;
+    let mut plan = FaultPlan::uniform(0.2, 31);
+    plan.entry_fraction = 0.2;
+    plan.operations = vec!["Firehose_20150804.PutRecordBatch".into()];
+    let (proxy, faults) = chaos_proxy(moto().endpoint(), plan).await?;
+    let reingest = SdkStreams {
+        firehose: aws_sdk_firehose::Client::from_conf(
+            aws_sdk_firehose::config::Builder::from(env.sdk_config())
+                .endpoint_url(proxy.url())
+                .build(),
+        ),
+        kinesis: aws_sdk_kinesis::Client::new(env.sdk_config()),
+    };
+    let f = FirehoseFlatten::new(Config::default(), reingest);
+    let text = firehose_event(12, 5_500_000, false).replace(
+        "deliverystream/ferrolake-lake",
+        &format!("deliverystream/{stream}"),
+    );
+    let event: FirehoseEvent = serde_json::from_str(&text)?;
+    let response = f
+        .process(
+            &event,
+            &Deadline::after(Duration::from_secs(120), Duration::from_secs(2)),
+            &Metrics::new("firehose-flatten", false),
+        )
+        .await;
+    assert_eq!(response.records.len(), event.records.len());
+    let ids = |result: RecordResult| -> BTreeSet<String> {
+        response
+            .records
+            .iter()
+            .filter(|r| r.result == result)
+            .map(|r| r.record_id.clone())
+            .collect()
+    };
+    let dropped = ids(RecordResult::Dropped);
+    assert!(!dropped.is_empty(), "the batch must overflow");
+    assert!(
+        faults.injected() > 0,
+        "faults were injected: {}",
+        faults.describe()
+    );
+    let mut landed = Vec::new();
+    let listed = s3
+        .list_objects_v2()
+        .bucket(&bucket)
+        .prefix("reingested/")
+        .send()
+        .await?;
+    for object in listed.contents() {
+        let body = s3
+            .get_object()
+            .bucket(&bucket)
+            .key(object.key().unwrap_or_default())
+            .send()
+            .await?
+            .body
+            .collect()
+            .await?
+            .into_bytes();
+        landed.extend_from_slice(&body);
+    }
+    let text = String::from_utf8(landed)?;
+    let arrived: BTreeSet<Vec<u8>> = serde_json::Deserializer::from_str(&text)
+        .into_iter::<serde_json::Value>()
+        .map(|v| serde_json::to_vec(&v.unwrap()).unwrap())
+        .collect();
+    for original in originals(&event, &dropped) {
+        let normalized =
+            serde_json::to_vec(&serde_json::from_slice::<serde_json::Value>(&original)?)?;
+        assert!(
+            arrived.contains(&normalized),
+            "a Dropped record was not re-ingested ({})",
+            faults.describe()
+        );
+    }
+    for r in &response.records {
+        if r.result == RecordResult::ProcessingFailed {
+            assert!(
+                r.data.is_some(),
+                "ProcessingFailed carries the original bytes"
+            );
+        }
+    }
+    println!(
+        "faults: {}; {} re-ingested",
+        faults.describe(),
+        dropped.len()
+    );
+    Ok(())
+}
