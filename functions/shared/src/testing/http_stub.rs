@@ -235,6 +235,18 @@ impl FaultProxy {
         on_request: RequestHook,
         on_response: ResponseHook,
     ) -> std::io::Result<Self> {
+        Self::start_serializing(upstream, on_request, on_response, Arc::new(|_| false)).await
+    }
+
+    /// Like [`FaultProxy::start`], but requests for which `serialize` is true reach the
+    /// upstream one at a time (moto's Kinesis loses records under concurrent PutRecords).
+    pub async fn start_serializing(
+        upstream: &str,
+        on_request: RequestHook,
+        on_response: ResponseHook,
+        serialize: Arc<dyn Fn(&StubRequest) -> bool + Send + Sync>,
+    ) -> std::io::Result<Self> {
+        let one_at_a_time = Arc::new(tokio::sync::Mutex::new(()));
         let upstream = upstream
             .trim_start_matches("http://")
             .trim_end_matches('/')
@@ -243,10 +255,17 @@ impl FaultProxy {
             let upstream = upstream.clone();
             let on_request = on_request.clone();
             let on_response = on_response.clone();
+            let serialize = serialize.clone();
+            let one_at_a_time = one_at_a_time.clone();
             async move {
                 let state = match on_request(&mut request) {
                     Ok(state) => state,
                     Err(direct) => return direct,
+                };
+                let _turn = if serialize(&request) {
+                    Some(one_at_a_time.lock().await)
+                } else {
+                    None
                 };
                 match forward(&upstream, &request).await {
                     Ok(mut response) => {
