@@ -301,7 +301,7 @@ async fn catalog_fetch_soak() {
         &queue.reference,
         &queue.attributes["Arn"],
         10,
-        Duration::from_secs(900),
+        Duration::from_secs(1800),
     )
     .await;
     let elapsed = started.elapsed();
@@ -438,7 +438,7 @@ async fn crawler_trigger_soak() {
         &queue.reference,
         &queue.attributes["Arn"],
         100,
-        Duration::from_secs(900),
+        Duration::from_secs(1800),
     )
     .await;
     let elapsed = started.elapsed();
