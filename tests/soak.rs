@@ -10,7 +10,7 @@ use ferrolake_shared::testing::{chaos_proxy, moto, Fault, FaultPlan, SqsEventSou
 use ferrolake_tests::demo::drivers::{SqsMapping, SqsMappingStats, TimeScale};
 use ferrolake_tests::demo::provision::{create_stack, Clients, Stack};
 use ferrolake_tests::demo::runtime::LocalLambda;
-use ferrolake_tests::demo::{catalog, default_bin_dir, report, template};
+use ferrolake_tests::demo::{catalog, default_bin_dir, log_lines, queue_depth, report, template};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -69,19 +69,10 @@ async fn send_all(sqs: &aws_sdk_sqs::Client, url: &str, bodies: &[String]) {
     }
 }
 
+/// Visible plus in-flight messages.
 async fn depth(sqs: &aws_sdk_sqs::Client, url: &str) -> u64 {
-    use aws_sdk_sqs::types::QueueAttributeName as A;
-    let out = sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(A::ApproximateNumberOfMessages)
-        .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
-        .send()
-        .await
-        .unwrap();
-    out.attributes()
-        .map(|a| a.values().filter_map(|v| v.parse::<u64>().ok()).sum())
-        .unwrap_or(0)
+    let (visible, in_flight) = queue_depth(sqs, url).await.unwrap();
+    visible + in_flight
 }
 
 /// Send `bodies` to `queue` while driving the function `instances` (one poller each, like
@@ -448,13 +439,7 @@ async fn crawler_trigger_soak() {
     let acked = stats.deleted.load(Ordering::SeqCst) as usize;
     let crawls: usize = instances
         .iter()
-        .map(|l| {
-            std::fs::read_to_string(&l.log)
-                .unwrap_or_default()
-                .lines()
-                .filter(|l| l.contains("\"crawler started\""))
-                .count()
-        })
+        .map(|l| log_lines(l, "crawler started").len())
         .sum();
     println!(
         "SOAK crawler-trigger: {n} messages in {:.0} s — {acked} acknowledged ({} beyond one per message: at-least-once redeliveries), {} dead-lettered, {} left; {} batches, {} retries reported, {} function errors, {} restarts, {} panics, {crawls} crawls started; faults: Glue {}; {}",

@@ -48,6 +48,39 @@ pub enum Stage {
     RedshiftConfig,
 }
 
+impl Stage {
+    /// The stages that are one function each.
+    pub const FUNCTIONS: [Stage; 5] = [
+        Stage::CatalogFetch,
+        Stage::FirehoseFlatten,
+        Stage::CrawlerTrigger,
+        Stage::AthenaUdf,
+        Stage::RedshiftConfig,
+    ];
+
+    /// A short name; for the function stages, the function's binary name.
+    pub fn short(self) -> &'static str {
+        match self {
+            Stage::LocalStack => "local stack",
+            Stage::Template => "template",
+            Stage::Functions => "functions",
+            Stage::CatalogFetch => "catalog-fetch",
+            Stage::FirehoseFlatten => "firehose-flatten",
+            Stage::CrawlerTrigger => "crawler-trigger",
+            Stage::AthenaUdf => "athena-udf",
+            Stage::RedshiftConfig => "redshift-config",
+        }
+    }
+
+    /// The stage of the function whose binary is `binary` (the functions stage if none).
+    pub fn of_function(binary: &str) -> Stage {
+        Self::FUNCTIONS
+            .into_iter()
+            .find(|s| s.short() == binary)
+            .unwrap_or(Stage::Functions)
+    }
+}
+
 impl std::fmt::Display for Stage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -141,7 +174,8 @@ pub fn log_lines(lambda: &LocalLambda, message: &str) -> Vec<Value> {
         .collect()
 }
 
-async fn queue_depth(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<(u64, u64), BoxError> {
+/// (visible, in flight) messages of a queue.
+pub async fn queue_depth(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<(u64, u64), BoxError> {
     use aws_sdk_sqs::types::QueueAttributeName as A;
     let out = sqs
         .get_queue_attributes()
@@ -555,12 +589,12 @@ pub async fn run(options: &Options) -> Result<Demo, DemoError> {
         let dlq = match &m.dlq_url {
             Some(url) => report::drain_dead_letters(&clients.sqs, url)
                 .await
-                .map_err(at(stage_of(&m.function)))?,
+                .map_err(at(Stage::of_function(&m.function)))?,
             None => Vec::new(),
         };
         let (visible, in_flight) = queue_depth(&clients.sqs, &m.queue_url)
             .await
-            .map_err(at(stage_of(&m.function)))?;
+            .map_err(at(Stage::of_function(&m.function)))?;
         summary.queues.push(report::QueueReport::new(
             &m.function,
             &m.queue_id,
@@ -690,16 +724,6 @@ pub async fn run(options: &Options) -> Result<Demo, DemoError> {
         functions,
         summary,
     })
-}
-
-fn stage_of(function: &str) -> Stage {
-    match function {
-        "catalog-fetch" => Stage::CatalogFetch,
-        "crawler-trigger" => Stage::CrawlerTrigger,
-        "firehose-flatten" => Stage::FirehoseFlatten,
-        "athena-udf" => Stage::AthenaUdf,
-        _ => Stage::RedshiftConfig,
-    }
 }
 
 impl Demo {

@@ -382,10 +382,14 @@ pub fn checks(s: &Summary, good: usize) -> Vec<Check> {
         ),
     );
 
-    let mut per_message: HashMap<&str, usize> = HashMap::new();
+    // The item ids of the rows each SNS message produced.
+    let mut per_message: HashMap<&str, Vec<Option<&str>>> = HashMap::new();
     for row in &d.rows {
         if let Some(id) = row["sns_message_id"].as_str() {
-            *per_message.entry(id).or_default() += 1;
+            per_message
+                .entry(id)
+                .or_default()
+                .push(row["item_id"].as_str());
         }
     }
     let wrong: Vec<String> = s
@@ -393,10 +397,12 @@ pub fn checks(s: &Summary, good: usize) -> Vec<Check> {
         .iter()
         .filter(|(_, n)| n.flaw.is_none())
         .filter_map(|(id, n)| {
-            let count = per_message.get(id.as_str()).copied().unwrap_or(0);
-            let matches = d.rows.iter().any(|r| {
-                r["sns_message_id"] == id.as_str() && r["item_id"].as_str() == n.show_id.as_deref()
-            });
+            let items = per_message
+                .get(id.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let count = items.len();
+            let matches = items.contains(&n.show_id.as_deref());
             (count != 1 || !matches)
                 .then(|| format!("{} ×{count}", n.show_id.as_deref().unwrap_or("?")))
         })
@@ -470,14 +476,8 @@ pub fn checks(s: &Summary, good: usize) -> Vec<Check> {
             .map(|(_, secret)| secret.clone())
             .collect()
     };
-    for (stage, function) in [
-        (Stage::CatalogFetch, "catalog-fetch"),
-        (Stage::FirehoseFlatten, "firehose-flatten"),
-        (Stage::CrawlerTrigger, "crawler-trigger"),
-        (Stage::AthenaUdf, "athena-udf"),
-        (Stage::RedshiftConfig, "redshift-config"),
-    ] {
-        let leaked = leaks(function);
+    for stage in Stage::FUNCTIONS {
+        let leaked = leaks(stage.short());
         check(
             stage,
             "no secret value in the function's log",
@@ -765,27 +765,14 @@ impl std::fmt::Display for Summary {
                 o,
                 "  {} {:<52} {}",
                 if c.passed { "✓" } else { "✗" },
-                format!("{}: {}", stage_name(c.stage), c.name),
+                format!("{}: {}", c.stage.short(), c.name),
                 c.detail
             );
         }
         for (stage, e) in &self.stage_errors {
-            let _ = writeln!(o, "  ✗ {}: {e}", stage_name(*stage));
+            let _ = writeln!(o, "  ✗ {}: {e}", stage.short());
         }
         f.write_str(&o)
-    }
-}
-
-fn stage_name(stage: Stage) -> &'static str {
-    match stage {
-        Stage::LocalStack => "local stack",
-        Stage::Template => "template",
-        Stage::Functions => "functions",
-        Stage::CatalogFetch => "catalog-fetch",
-        Stage::FirehoseFlatten => "firehose-flatten",
-        Stage::CrawlerTrigger => "crawler-trigger",
-        Stage::AthenaUdf => "athena-udf",
-        Stage::RedshiftConfig => "redshift-config",
     }
 }
 

@@ -47,9 +47,11 @@ fn originals(event: &FirehoseEvent, ids: &BTreeSet<String>) -> BTreeSet<Vec<u8>>
         .collect()
 }
 
-#[tokio::test]
-async fn direct_put_overflow_is_reingested_into_the_delivery_stream() -> TestResult {
-    let env = TestEnv::new("fh-direct").await;
+/// A Direct PUT delivery stream writing to a fresh bucket under `reingested/`:
+/// (S3 client, bucket, stream name).
+async fn direct_put_stream(
+    env: &TestEnv,
+) -> Result<(aws_sdk_s3::Client, String, String), Box<dyn std::error::Error>> {
     let s3 = env.s3();
     let firehose = aws_sdk_firehose::Client::new(env.sdk_config());
     let bucket = env.name("raw");
@@ -68,6 +70,52 @@ async fn direct_put_overflow_is_reingested_into_the_delivery_stream() -> TestRes
         )
         .send()
         .await?;
+    Ok((s3, bucket, stream))
+}
+
+/// A JSON document in one canonical byte form, for comparing records.
+fn normalized(json: &[u8]) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::from_slice::<serde_json::Value>(json).unwrap()).unwrap()
+}
+
+/// Every record the delivery stream wrote under `reingested/`, normalized. moto writes each
+/// PutRecordBatch call as one object of concatenated records; the originals are single-line
+/// JSON objects without a trailing newline, so the objects are read as a JSON stream.
+async fn reingested(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+) -> Result<BTreeSet<Vec<u8>>, Box<dyn std::error::Error>> {
+    let mut landed = Vec::new();
+    let listed = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix("reingested/")
+        .send()
+        .await?;
+    for object in listed.contents() {
+        let body = s3
+            .get_object()
+            .bucket(bucket)
+            .key(object.key().unwrap_or_default())
+            .send()
+            .await?
+            .body
+            .collect()
+            .await?
+            .into_bytes();
+        landed.extend_from_slice(&body);
+    }
+    let text = String::from_utf8(landed)?;
+    Ok(serde_json::Deserializer::from_str(&text)
+        .into_iter::<serde_json::Value>()
+        .map(|v| serde_json::to_vec(&v.unwrap()).unwrap())
+        .collect())
+}
+
+#[tokio::test]
+async fn direct_put_overflow_is_reingested_into_the_delivery_stream() -> TestResult {
+    let env = TestEnv::new("fh-direct").await;
+    let (s3, bucket, stream) = direct_put_stream(&env).await?;
 
     // ~5.5 MB of events: flattened and base64-encoded they exceed Lambda's 6 MB response.
     let text = firehose_event(11, 5_500_000, false).replace(
@@ -101,38 +149,10 @@ async fn direct_put_overflow_is_reingested_into_the_delivery_stream() -> TestRes
         .iter()
         .all(|r| r.result != RecordResult::ProcessingFailed));
 
-    // moto writes each PutRecordBatch call as one object of concatenated records.
-    let mut landed = Vec::new();
-    let listed = s3
-        .list_objects_v2()
-        .bucket(&bucket)
-        .prefix("reingested/")
-        .send()
-        .await?;
-    for object in listed.contents() {
-        let body = s3
-            .get_object()
-            .bucket(&bucket)
-            .key(object.key().unwrap_or_default())
-            .send()
-            .await?
-            .body
-            .collect()
-            .await?
-            .into_bytes();
-        landed.extend_from_slice(&body);
-    }
-    // The originals are single-line JSON objects without a trailing newline: split on "}{".
-    let text = String::from_utf8(landed)?;
-    let objects: BTreeSet<Vec<u8>> = serde_json::Deserializer::from_str(&text)
-        .into_iter::<serde_json::Value>()
-        .map(|v| serde_json::to_vec(&v.unwrap()).unwrap())
-        .collect();
+    let objects = reingested(&s3, &bucket).await?;
     let expected: BTreeSet<Vec<u8>> = originals(&event, &dropped)
-        .into_iter()
-        .map(|o| {
-            serde_json::to_vec(&serde_json::from_slice::<serde_json::Value>(&o).unwrap()).unwrap()
-        })
+        .iter()
+        .map(|o| normalized(o))
         .collect();
     assert_eq!(
         objects.len(),
@@ -228,24 +248,7 @@ async fn kinesis_source_overflow_is_reingested_with_original_partition_keys() ->
 async fn direct_put_reingestion_survives_injected_faults() -> TestResult {
     use ferrolake_shared::testing::{chaos_proxy, moto, FaultPlan};
     let env = TestEnv::new("fh-chaos").await;
-    let s3 = env.s3();
-    let firehose = aws_sdk_firehose::Client::new(env.sdk_config());
-    let bucket = env.name("raw");
-    s3.create_bucket().bucket(&bucket).send().await?;
-    let stream = env.name("lake");
-    firehose
-        .create_delivery_stream()
-        .delivery_stream_name(&stream)
-        .delivery_stream_type(DeliveryStreamType::DirectPut)
-        .extended_s3_destination_configuration(
-            ExtendedS3DestinationConfiguration::builder()
-                .role_arn("arn:aws:iam::123456789012:role/firehose")
-                .bucket_arn(format!("arn:aws:s3:::{bucket}"))
-                .prefix("reingested/")
-                .build()?,
-        )
-        .send()
-        .await?;
+    let (s3, bucket, stream) = direct_put_stream(&env).await?;
     let mut plan = FaultPlan::uniform(0.2, 31);
     plan.entry_fraction = 0.2;
     plan.operations = vec!["Firehose_20150804.PutRecordBatch".into()];
@@ -287,36 +290,10 @@ async fn direct_put_reingestion_survives_injected_faults() -> TestResult {
         "faults were injected: {}",
         faults.describe()
     );
-    let mut landed = Vec::new();
-    let listed = s3
-        .list_objects_v2()
-        .bucket(&bucket)
-        .prefix("reingested/")
-        .send()
-        .await?;
-    for object in listed.contents() {
-        let body = s3
-            .get_object()
-            .bucket(&bucket)
-            .key(object.key().unwrap_or_default())
-            .send()
-            .await?
-            .body
-            .collect()
-            .await?
-            .into_bytes();
-        landed.extend_from_slice(&body);
-    }
-    let text = String::from_utf8(landed)?;
-    let arrived: BTreeSet<Vec<u8>> = serde_json::Deserializer::from_str(&text)
-        .into_iter::<serde_json::Value>()
-        .map(|v| serde_json::to_vec(&v.unwrap()).unwrap())
-        .collect();
+    let arrived = reingested(&s3, &bucket).await?;
     for original in originals(&event, &dropped) {
-        let normalized =
-            serde_json::to_vec(&serde_json::from_slice::<serde_json::Value>(&original)?)?;
         assert!(
-            arrived.contains(&normalized),
+            arrived.contains(&normalized(&original)),
             "a Dropped record was not re-ingested ({})",
             faults.describe()
         );
