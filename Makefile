@@ -31,7 +31,7 @@ export CARGO_TERM_COLOR ?= never
 .PHONY: help setup venv tools postgres fmt fmt-check clippy unit-test test template-check deny build build-x86 bench bench-smoke demo fuzz fuzz-smoke soak clean
 
 help:
-	@echo "make setup | test | demo | fmt | clippy | template-check | deny | build | build-x86 | bench | bench-smoke | fuzz | fuzz-smoke | clean"
+	@echo "make setup | test | demo | fmt | clippy | template-check | deny | build | build-x86 | bench | bench-smoke | fuzz | fuzz-smoke | soak | clean"
 
 setup: venv postgres
 
@@ -114,14 +114,22 @@ build-x86: venv
 	cargo lambda build --release --x86-64 --workspace
 
 # Criterion benchmarks (slow and noisy: not part of `make test`). Results: docs/benchmarks.md.
-bench:
-	cargo bench -p firehose-flatten --bench flatten -- --noplot
-	cargo bench -p athena-udf --bench udf -- --noplot
+# ferrolake against the Python peers (bench/peers/) in one run: criterion benchmarks, the
+# peers on the same documents, cold starts / first invocations / peak RSS through a local
+# Runtime API, binary sizes; writes docs/benchmarks.md and docs/benchmarks.png (bench/run.py).
+# Release binaries: x86_64 (measured here) and arm64 (sizes; what sam build deploys).
+FUNCTION_PACKAGES := -p catalog-fetch -p firehose-flatten -p athena-udf -p crawler-trigger -p redshift-config
+bench: setup
+	cargo build --release --locked --target x86_64-unknown-linux-gnu --bins $(FUNCTION_PACKAGES)
+	cargo lambda build --release --arm64 --locked $(FUNCTION_PACKAGES)
+	$(PY) bench/run.py
 
-# The same benchmarks, about a second each: proves they build and run.
-bench-smoke:
-	BENCH_SECONDS=1 cargo bench -p firehose-flatten --bench flatten -- --noplot --warm-up-time 0.2
-	BENCH_SECONDS=1 cargo bench -p athena-udf --bench udf -- --noplot --warm-up-time 0.2
+# Every part of make bench for about a second each, on the debug binaries; writes to the
+# cargo target dir (bench-smoke/), not docs/. CI runs it (.ci/run) so the benchmarks keep
+# building and running.
+bench-smoke: setup
+	cargo build --workspace --bins --locked
+	$(PY) bench/run.py --smoke
 
 clean:
 	cargo clean

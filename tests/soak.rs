@@ -6,7 +6,10 @@
 //! duplicates, finds no panics and no restarts, and samples the process's memory.
 //! SOAK_MESSAGES overrides the 10,000.
 
-use ferrolake_shared::testing::{chaos_proxy, moto, Fault, FaultPlan, SqsEventSource, TestEnv};
+use ferrolake_shared::testing::{
+    chaos_proxy, moto, Fault, FaultPlan, FaultProxy, SqsEventSource, StubRequest, StubResponse,
+    TestEnv,
+};
 use ferrolake_tests::demo::drivers::{SqsMapping, SqsMappingStats, TimeScale};
 use ferrolake_tests::demo::provision::{create_stack, Clients, Stack};
 use ferrolake_tests::demo::runtime::LocalLambda;
@@ -14,7 +17,7 @@ use ferrolake_tests::demo::{catalog, default_bin_dir, log_lines, queue_depth, re
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 fn messages() -> usize {
@@ -89,6 +92,23 @@ async fn drive(
     batch_size: usize,
     limit: Duration,
 ) -> (Vec<u64>, Arc<SqsMappingStats>) {
+    // moto 5.2.5's SQS loses a message sent while another client deletes: its
+    // Queue.delete_message rebuilds the message list outside the lock SendMessage appends
+    // under (infra/moto-races/sqs_delete_race.py). Sends and deletes therefore reach moto
+    // one at a time through a proxy; receives stay concurrent.
+    let mut plan = FaultPlan::uniform(0.0, 0);
+    plan.faults.clear();
+    plan.serialize = vec![
+        "AmazonSQS.SendMessage".into(),
+        "AmazonSQS.DeleteMessage".into(),
+    ];
+    let (sqs_proxy, _) = chaos_proxy(moto().endpoint(), plan).await.unwrap();
+    let sqs = &aws_sdk_sqs::Client::from_conf(
+        sqs.config()
+            .to_builder()
+            .endpoint_url(sqs_proxy.url())
+            .build(),
+    );
     let stop = Arc::new(AtomicBool::new(false));
     let stats = Arc::new(SqsMappingStats::default());
     let mut tasks = Vec::new();
@@ -126,7 +146,8 @@ async fn drive(
     let started = Instant::now();
     let mut rss = Vec::new();
     loop {
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        // Every 500 ms: even a short run (SOAK_MESSAGES=100) gets enough memory samples.
+        tokio::time::sleep(Duration::from_millis(500)).await;
         if let Some(kib) = lambda.rss_kib() {
             rss.push(kib);
         }
@@ -167,6 +188,14 @@ async fn start_instances(
         ));
     }
     out
+}
+
+/// The object key of an S3 event notification body.
+fn object_key(body: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(body).ok()?;
+    v["Records"][0]["s3"]["object"]["key"]
+        .as_str()
+        .map(String::from)
 }
 
 fn memory_line(rss: &[u64]) -> String {
@@ -213,6 +242,63 @@ fn restarts(instances: &[Arc<LocalLambda>]) -> u64 {
         .sum()
 }
 
+/// What moto answered for each Kinesis partition key (item id) written through the tap.
+type KinesisLedger = Arc<Mutex<HashMap<String, Vec<String>>>>;
+
+/// A pass-through proxy in front of moto that records, per PutRecords entry, the partition
+/// key and moto's answer for it — so a record missing from the stream can be placed: never
+/// sent, refused, or accepted by moto and not stored.
+async fn kinesis_tap() -> (FaultProxy, KinesisLedger) {
+    let ledger: KinesisLedger = Arc::default();
+    let on_request = Arc::new(|request: &mut StubRequest| {
+        let target = request
+            .headers
+            .get("x-amz-target")
+            .cloned()
+            .unwrap_or_default();
+        if !target.ends_with(".PutRecords") {
+            return Ok(None);
+        }
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or_default();
+        let keys: Vec<Value> = body["Records"]
+            .as_array()
+            .map(|records| records.iter().map(|r| r["PartitionKey"].clone()).collect())
+            .unwrap_or_default();
+        Ok(Some(Value::Array(keys)))
+    });
+    let recorder = ledger.clone();
+    let on_response = Arc::new(
+        move |_: &StubRequest, keys: Option<Value>, response: &mut StubResponse| {
+            let Some(Value::Array(keys)) = keys else {
+                return;
+            };
+            let body: Value = serde_json::from_slice(&response.body).unwrap_or_default();
+            let results = body["Records"].as_array().cloned().unwrap_or_default();
+            let mut ledger = recorder.lock().unwrap_or_else(|p| p.into_inner());
+            for (i, key) in keys.iter().enumerate() {
+                let answer = match results.get(i) {
+                    Some(r) if r["ErrorCode"].is_string() => format!("failed {}", r["ErrorCode"]),
+                    Some(r) => format!("stored {}", r["SequenceNumber"]),
+                    None => format!(
+                        "no result (HTTP {}, {} results for {} entries)",
+                        response.status,
+                        results.len(),
+                        keys.len()
+                    ),
+                };
+                ledger
+                    .entry(key.as_str().unwrap_or_default().to_string())
+                    .or_default()
+                    .push(answer);
+            }
+        },
+    );
+    let tap = FaultProxy::start(moto().endpoint(), on_request, on_response)
+        .await
+        .unwrap();
+    (tap, ledger)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "soak: make soak"]
 async fn catalog_fetch_soak() {
@@ -238,7 +324,8 @@ async fn catalog_fetch_soak() {
     aws_plan.entry_fraction = 0.10;
     // moto's Kinesis loses records under concurrent PutRecords (see FaultPlan::serialize).
     aws_plan.serialize = vec!["Kinesis_20131202.PutRecords".into()];
-    let (aws_proxy, aws_faults) = chaos_proxy(moto().endpoint(), aws_plan).await.unwrap();
+    let (tap, ledger) = kinesis_tap().await;
+    let (aws_proxy, aws_faults) = chaos_proxy(&tap.url(), aws_plan).await.unwrap();
 
     let secrets =
         aws_sdk_secretsmanager::Client::new(TestEnv::new("soak-secret").await.sdk_config());
@@ -364,6 +451,22 @@ async fn catalog_fetch_soak() {
         stats.batches.load(Ordering::SeqCst), stats.reported_failed.load(Ordering::SeqCst), stats.function_errors.load(Ordering::SeqCst),
         restarts(&instances), panics(&instances), api_faults.describe(), aws_faults.describe(), memory_line(&rss)
     );
+    for id in &lost {
+        println!("LOST {id}:");
+        for (message_id, trace) in stats.traces_of(&format!("\"{id}\"")) {
+            println!("  SQS message {message_id}: {}", trace.events.join(" → "));
+        }
+        println!(
+            "  Kinesis through the tap: {:?}",
+            ledger.lock().unwrap().get(id.as_str())
+        );
+        for lambda in &instances {
+            let log = std::fs::read_to_string(&lambda.log).unwrap_or_default();
+            for line in log.lines().filter(|l| l.contains(id.as_str())) {
+                println!("  log (pid {:?}): {line}", lambda.pid());
+            }
+        }
+    }
     assert!(
         lost.is_empty(),
         "{} messages neither processed nor dead-lettered: {:?}",
@@ -437,6 +540,20 @@ async fn crawler_trigger_soak() {
         .await
         .unwrap();
     let acked = stats.deleted.load(Ordering::SeqCst) as usize;
+    // Per object: acknowledged after processing (a `deleted` in its trace) or dead-lettered.
+    let dead_keys: HashSet<String> = dead.iter().filter_map(|m| object_key(&m.payload)).collect();
+    let acked_keys: HashSet<String> = stats
+        .journal
+        .lock()
+        .unwrap()
+        .values()
+        .filter(|t| t.events.iter().any(|e| e.starts_with("deleted")))
+        .filter_map(|t| object_key(&t.body))
+        .collect();
+    let missing: Vec<String> = (0..n)
+        .map(|i| format!("events/event=updated/dt=2026-11-22/hour=06/obj-{i:06}.gz"))
+        .filter(|k| !acked_keys.contains(k) && !dead_keys.contains(k))
+        .collect();
     let crawls: usize = instances
         .iter()
         .map(|l| log_lines(l, "crawler started").len())
@@ -449,6 +566,18 @@ async fn crawler_trigger_soak() {
     );
     // Nothing silently acknowledged: the queue is empty, and every message was either
     // deleted after the function reported it done, or moved to the DLQ.
+    for key in missing.iter().take(10) {
+        println!("MISSING {key}:");
+        for (message_id, trace) in stats.traces_of(key) {
+            println!("  SQS message {message_id}: {}", trace.events.join(" → "));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "{} objects neither acknowledged nor dead-lettered: {:?}",
+        missing.len(),
+        &missing[..missing.len().min(10)]
+    );
     assert_eq!(depth(&s.clients.sqs, &queue.reference).await, 0);
     assert!(
         acked + dead.len() >= n,

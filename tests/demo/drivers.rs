@@ -74,6 +74,38 @@ pub struct SqsMappingStats {
     /// SentTimestamp → deleted after processing.
     pub latency: Latencies,
     pub last_error: Mutex<Option<String>>,
+    /// Per message id: its body and what happened to it, in order (received, reported
+    /// failed, function error, deleted) — to trace a message the checks cannot place.
+    pub journal: Mutex<BTreeMap<String, MessageTrace>>,
+}
+
+/// One message's path through the mapping.
+#[derive(Debug, Default, Clone)]
+pub struct MessageTrace {
+    pub body: String,
+    pub events: Vec<String>,
+}
+
+impl SqsMappingStats {
+    fn note(&self, id: &str, body: Option<&str>, event: impl Into<String>) {
+        let mut journal = self.journal.lock().unwrap_or_else(|p| p.into_inner());
+        let trace = journal.entry(id.to_string()).or_default();
+        if let Some(body) = body {
+            trace.body = body.to_string();
+        }
+        trace.events.push(event.into());
+    }
+
+    /// The traces of messages whose body contains `needle`.
+    pub fn traces_of(&self, needle: &str) -> Vec<(String, MessageTrace)> {
+        self.journal
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|(_, t)| t.body.contains(needle))
+            .map(|(id, t)| (id.clone(), t.clone()))
+            .collect()
+    }
 }
 
 /// Lambda's SQS event source mapping for one function and queue.
@@ -102,55 +134,56 @@ impl SqsMapping {
         }
     }
 
+    /// The invocation failed: every message of the batch is retried.
+    fn failed_whole(&self, event: &SqsEvent, error: &dyn std::fmt::Display) -> HashSet<String> {
+        self.stats.function_errors.fetch_add(1, Ordering::SeqCst);
+        *self
+            .stats
+            .last_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(error.to_string());
+        event
+            .records
+            .iter()
+            .filter_map(|r| r.message_id.clone())
+            .collect()
+    }
+
     async fn once(&self, function: &LocalLambda) -> Result<(), BoxError> {
         let event: SqsEvent = self.source.poll(self.batch_size, self.window).await?;
         if event.records.is_empty() {
             return Ok(());
         }
-        self.stats.batches.fetch_add(1, Ordering::SeqCst);
+        let batch = self.stats.batches.fetch_add(1, Ordering::SeqCst) + 1;
         self.stats
             .received
             .fetch_add(event.records.len() as u64, Ordering::SeqCst);
+        for record in &event.records {
+            let receives = record
+                .attributes
+                .get("ApproximateReceiveCount")
+                .map(String::as_str)
+                .unwrap_or("?");
+            self.stats.note(
+                record.message_id.as_deref().unwrap_or_default(),
+                record.body.as_deref(),
+                format!(
+                    "received (batch {batch}, pid {:?}, receive #{receives})",
+                    function.pid()
+                ),
+            );
+        }
         let outcome = function.invoke(serde_json::to_vec(&event)?).await;
-        let failed: HashSet<String> = match outcome {
-            Ok(Outcome::Response(body)) => {
-                let response: SqsBatchResponse = if self.report_failures {
-                    serde_json::from_slice(&body).unwrap_or_default()
-                } else {
-                    SqsBatchResponse::default()
-                };
-                response
-                    .batch_item_failures
-                    .into_iter()
-                    .map(|f| f.item_identifier)
-                    .collect()
-            }
+        let (failed, outcome_text): (HashSet<String>, String) = match outcome {
+            Ok(Outcome::Response(body)) if self.report_failures => (
+                reported_failures(&body, &event),
+                "reported in batchItemFailures".into(),
+            ),
+            Ok(Outcome::Response(_)) => (HashSet::new(), String::new()),
             Ok(Outcome::FunctionError(error)) => {
-                self.stats.function_errors.fetch_add(1, Ordering::SeqCst);
-                *self
-                    .stats
-                    .last_error
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner()) = Some(error.to_string());
-                event
-                    .records
-                    .iter()
-                    .filter_map(|r| r.message_id.clone())
-                    .collect()
+                (self.failed_whole(&event, &error), error.to_string())
             }
-            Err(e) => {
-                self.stats.function_errors.fetch_add(1, Ordering::SeqCst);
-                *self
-                    .stats
-                    .last_error
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
-                event
-                    .records
-                    .iter()
-                    .filter_map(|r| r.message_id.clone())
-                    .collect()
-            }
+            Err(e) => (self.failed_whole(&event, &e), e.to_string()),
         };
         let mut response = SqsBatchResponse::default();
         response.batch_item_failures = failed
@@ -164,12 +197,21 @@ impl SqsMapping {
         let deleted = self.source.complete(&event, &response).await?;
         self.stats
             .deleted
-            .fetch_add(deleted as u64, Ordering::SeqCst);
+            .fetch_add(deleted.len() as u64, Ordering::SeqCst);
+        for id in &deleted {
+            self.stats
+                .note(id, None, format!("deleted (batch {batch})"));
+        }
         let done = now_ms();
         for record in &event.records {
             let id = record.message_id.as_deref().unwrap_or_default();
             if failed.contains(id) {
                 self.stats.reported_failed.fetch_add(1, Ordering::SeqCst);
+                self.stats.note(
+                    id,
+                    None,
+                    format!("to retry (batch {batch}): {outcome_text}"),
+                );
                 if let Some(handle) = &record.receipt_handle {
                     self.source
                         .sqs
@@ -192,6 +234,37 @@ impl SqsMapping {
         }
         Ok(())
     }
+}
+
+/// The messages a function's response asks to retry, read as Lambda reads a partial batch
+/// response: an empty or `null` response (or an empty list) is complete success; a response
+/// that is not a batch response, or names an item that is empty or not in the batch, is a
+/// complete failure — never a silent acknowledgement.
+fn reported_failures(body: &[u8], event: &SqsEvent) -> HashSet<String> {
+    let all = || -> HashSet<String> {
+        event
+            .records
+            .iter()
+            .filter_map(|r| r.message_id.clone())
+            .collect()
+    };
+    let text = String::from_utf8_lossy(body);
+    if text.trim().is_empty() || text.trim() == "null" {
+        return HashSet::new();
+    }
+    let Ok(response) = serde_json::from_slice::<SqsBatchResponse>(body) else {
+        return all();
+    };
+    let ids = all();
+    let failed: HashSet<String> = response
+        .batch_item_failures
+        .into_iter()
+        .map(|f| f.item_identifier)
+        .collect();
+    if failed.iter().any(|id| !ids.contains(id)) {
+        return ids;
+    }
+    failed
 }
 
 /// Firehose's side of a `KinesisStreamAsSource` delivery stream with a Lambda processor
@@ -735,6 +808,44 @@ mod tests {
         assert!(expand_prefix("!{unknown:x}", keys, at, "")
             .unwrap_err()
             .contains("unsupported"));
+    }
+
+    #[test]
+    fn partial_batch_responses_are_read_as_lambda_reads_them() {
+        let event: SqsEvent = serde_json::from_value(serde_json::json!({"Records": [
+            {"messageId": "a", "body": "{}"}, {"messageId": "b", "body": "{}"}
+        ]}))
+        .unwrap();
+        let set = |ids: &[&str]| ids.iter().map(|s| s.to_string()).collect::<HashSet<_>>();
+        assert_eq!(reported_failures(b"", &event), set(&[]));
+        assert_eq!(reported_failures(b"null", &event), set(&[]));
+        assert_eq!(
+            reported_failures(br#"{"batchItemFailures": []}"#, &event),
+            set(&[])
+        );
+        assert_eq!(
+            reported_failures(
+                br#"{"batchItemFailures": [{"itemIdentifier": "b"}]}"#,
+                &event
+            ),
+            set(&["b"])
+        );
+        // Not a batch response, or an identifier not in the batch: the whole batch failed.
+        assert_eq!(reported_failures(b"\"ok\"", &event), set(&["a", "b"]));
+        assert_eq!(
+            reported_failures(
+                br#"{"batchItemFailures": [{"itemIdentifier": ""}]}"#,
+                &event
+            ),
+            set(&["a", "b"])
+        );
+        assert_eq!(
+            reported_failures(
+                br#"{"batchItemFailures": [{"itemIdentifier": "zz"}]}"#,
+                &event
+            ),
+            set(&["a", "b"])
+        );
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! athena-udf throughput over 100k-row batches, the whole invocation minus the network:
+//! athena-udf throughput over 1k-, 10k- and 100k-row batches (100k also split over two threads), the whole invocation minus the network:
 //! request JSON → parse → base64 + Arrow decode → UDF over the columns → Arrow encode +
 //! base64 → response JSON. `compress` (zlib per row) and `hash_pii` (HMAC-SHA256 per row),
 //! and the floor: `echo(varchar)`, i.e. decode + encode with a trivial function.
@@ -17,7 +17,8 @@ use ferrolake_shared::telemetry::Metrics;
 use serde_json::value::RawValue;
 use std::sync::Arc;
 
-const ROWS: usize = 100_000;
+/// Batch sizes measured (rows).
+const SIZES: [usize; 3] = [1_000, 10_000, 100_000];
 
 /// One secret, from memory (no network in the benchmark).
 struct Pepper;
@@ -28,14 +29,14 @@ impl SecretSource for Pepper {
     }
 }
 
-fn emails() -> Vec<String> {
-    (0..ROWS)
+fn emails(rows: usize) -> Vec<String> {
+    (0..rows)
         .map(|i| format!("user.{:06}@example-{}.com", i * 7919 % 1_000_000, i % 97))
         .collect()
 }
 
-fn skus() -> Vec<String> {
-    (0..ROWS)
+fn skus(rows: usize) -> Vec<String> {
+    (0..rows)
         .map(|i| format!("SKU-{:08X}", i * 2_654_435_761 % 0xFFFF_FFFF))
         .collect()
 }
@@ -75,30 +76,48 @@ fn invoke(f: &AthenaUdf<Pepper>, rt: &tokio::runtime::Runtime, json: &str) -> us
         .len()
 }
 
+/// The requests measured, by (case, rows): the same documents `make bench` hands the
+/// Python peer (written out when BENCH_EXPORT names a directory).
+fn cases() -> Vec<(&'static str, usize, String)> {
+    let mut cases = Vec::new();
+    for rows in SIZES {
+        let (emails, skus) = (emails(rows), skus(rows));
+        cases.push(("compress", rows, request("compress", &skus, None)));
+        cases.push((
+            "hash_pii",
+            rows,
+            request("hash_pii", &emails, Some("pepper")),
+        ));
+        cases.push(("echo-floor(sku)", rows, request("echo", &skus, None)));
+        cases.push(("echo-floor(email)", rows, request("echo", &emails, None)));
+    }
+    cases
+}
+
+fn function(threads: usize) -> AthenaUdf<Pepper> {
+    let mut registry = athena_udf::library::registry();
+    register_echo(&mut registry);
+    AthenaUdf::new(registry, Pepper)
+        .with_response_limit(usize::MAX)
+        .with_threads(threads)
+}
+
 fn benches(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
-    let mut registry = athena_udf::library::registry();
-    register_echo(&mut registry);
-    let f = AthenaUdf::new(registry, Pepper).with_response_limit(usize::MAX);
-    let (emails, skus) = (emails(), skus());
-    let cases = [
-        ("compress", request("compress", &skus, None)),
-        ("echo-floor(sku)", request("echo", &skus, None)),
-        ("hash_pii", request("hash_pii", &emails, Some("pepper"))),
-        ("echo-floor(email+secret)", request("echo", &emails, None)),
-    ];
+    let cases = cases();
+    let (one, two) = (function(1), function(2));
     let before = ferrolake_shared::testing::peak_rss_mib();
-    for (name, json) in &cases {
+    for (name, rows, json) in cases.iter().filter(|c| c.1 == 100_000) {
         println!(
-            "{name}: request {} bytes, response {} bytes for {ROWS} rows",
+            "{name}: request {} bytes, response {} bytes for {rows} rows",
             json.len(),
-            invoke(&f, &rt, json)
+            invoke(&one, &rt, json)
         );
     }
     println!(
-        "peak RSS {:.1} MiB after the four batches ({:.1} MiB before, the four requests built)",
+        "peak RSS {:.1} MiB after the 100k-row batches ({:.1} MiB before, all requests built)",
         ferrolake_shared::testing::peak_rss_mib(),
         before
     );
@@ -106,18 +125,39 @@ fn benches(c: &mut Criterion) {
     group
         .sample_size(10)
         .measurement_time(ferrolake_shared::testing::bench_seconds(10));
-    group.throughput(Throughput::Elements(ROWS as u64));
-    for (name, json) in &cases {
-        group.bench_with_input(BenchmarkId::new(*name, "100k rows"), json, |b, json| {
-            b.iter(|| invoke(&f, &rt, json))
+    for (name, rows, json) in &cases {
+        group.throughput(Throughput::Elements(*rows as u64));
+        group.bench_with_input(BenchmarkId::new(*name, rows), json, |b, json| {
+            b.iter(|| invoke(&one, &rt, json))
         });
+        // Scaling: the same call split over two threads (the batch is large enough).
+        if *rows == 100_000 {
+            group.bench_with_input(
+                BenchmarkId::new(format!("{name} 2 threads"), rows),
+                json,
+                |b, json| b.iter(|| invoke(&two, &rt, json)),
+            );
+        }
     }
     group.finish();
+}
+
+/// BENCH_EXPORT=dir: write every request as `athena-<case>-<rows>.json` and exit.
+fn export(dir: &std::path::Path) {
+    std::fs::create_dir_all(dir).expect("export dir");
+    for (name, rows, json) in cases() {
+        let file = dir.join(format!("athena-{name}-{rows}.json"));
+        std::fs::write(&file, json).expect("write request");
+        println!("{}", file.display());
+    }
 }
 
 criterion_group!(group, benches);
 
 fn main() {
+    if let Some(dir) = std::env::var_os("BENCH_EXPORT") {
+        return export(std::path::Path::new(&dir));
+    }
     group();
     criterion::Criterion::default()
         .configure_from_args()

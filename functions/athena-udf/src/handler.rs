@@ -93,6 +93,7 @@ pub struct AthenaUdf<S> {
     registry: Registry,
     secrets: SecretCache<S>,
     response_limit: usize,
+    threads: usize,
 }
 
 impl<S: SecretSource> AthenaUdf<S> {
@@ -101,7 +102,14 @@ impl<S: SecretSource> AthenaUdf<S> {
             registry,
             secrets: SecretCache::new(secrets, SECRET_TTL),
             response_limit: MAX_RESPONSE_BYTES,
+            threads: 1,
         }
+    }
+
+    /// Split large batches over `threads` threads (see [`crate::udf::Udf::run_split`]).
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
     }
 
     /// Refuse responses over `bytes` instead of Lambda's limit. Lambda enforces its limit
@@ -163,11 +171,13 @@ impl<S: SecretSource> AthenaUdf<S> {
         let secrets = self
             .fetch_secrets(udf.secret_args(), batch.columns())
             .await?;
-        let result = catch_panic_sync(|| udf.run(batch.columns(), output_field, &secrets))
-            .map_err(|message| AthenaError::Panicked {
-                method: method.to_string(),
-                message,
-            })??;
+        let result = catch_panic_sync(|| {
+            udf.run_split(batch.columns(), output_field, &secrets, self.threads)
+        })
+        .map_err(|message| AthenaError::Panicked {
+            method: method.to_string(),
+            message,
+        })??;
         if result.len() != rows {
             return Err(AthenaError::RowCount {
                 method: method.into(),
@@ -245,6 +255,25 @@ impl<S: SecretSource> AthenaUdf<S> {
             secrets.insert(name.to_string(), value);
         }
         Ok(secrets)
+    }
+}
+
+/// Why `UDF_THREADS` was refused.
+#[derive(Debug, thiserror::Error)]
+#[error("UDF_THREADS={value:?} is not a whole number from 1 to 64")]
+pub struct ThreadsError {
+    pub value: String,
+}
+
+/// Threads per UDF call: `UDF_THREADS`, else every CPU the function has (Lambda gives up to
+/// 6 vCPUs, in proportion to memory).
+pub fn threads_from(lookup: impl Fn(&str) -> Option<String>) -> Result<usize, ThreadsError> {
+    match lookup("UDF_THREADS") {
+        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+        Some(value) => match value.trim().parse::<usize>() {
+            Ok(n @ 1..=64) => Ok(n),
+            _ => Err(ThreadsError { value }),
+        },
     }
 }
 

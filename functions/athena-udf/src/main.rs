@@ -15,7 +15,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init(FUNCTION);
     let sdk = ferrolake_shared::aws::load_config().await;
     let secrets = SecretsManager::new(aws_sdk_secretsmanager::Client::new(&sdk));
-    let function = AthenaUdf::new(athena_udf::library::registry(), secrets);
+    let threads = athena_udf::handler::threads_from(|k| std::env::var(k).ok())?;
+    let function = AthenaUdf::new(athena_udf::library::registry(), secrets).with_threads(threads);
     let function = &function;
     telemetry::run_fallible(
         FUNCTION,

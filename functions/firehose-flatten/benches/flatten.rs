@@ -67,6 +67,11 @@ fn value_round_trip(event_json: &str) -> usize {
 fn benches(c: &mut Criterion) {
     let rt = runtime();
     let f = FirehoseFlatten::new(Config::from_lookup(|_| None).expect("defaults"), AcceptAll);
+    // The options the Python peers run with (separator `_`, arrays indexed).
+    let indexed = FirehoseFlatten::new(
+        Config::from_lookup(|k| (k == "ARRAY_MODE").then(|| "index".to_string())).expect("index"),
+        AcceptAll,
+    );
     let mut group = c.benchmark_group("firehose-flatten");
     group
         .sample_size(10)
@@ -79,6 +84,13 @@ fn benches(c: &mut Criterion) {
             &event,
             |b, e| b.iter(|| handler_path(&f, &rt, e)),
         );
+        if mb < 6 {
+            group.bench_with_input(
+                BenchmarkId::new("handler, arrays indexed", format!("{mb}MB")),
+                &event,
+                |b, e| b.iter(|| handler_path(&indexed, &rt, e)),
+            );
+        }
         group.bench_with_input(
             BenchmarkId::new("value-round-trip", format!("{mb}MB")),
             &event,
@@ -122,7 +134,21 @@ fn report_sizes_and_memory() {
 
 criterion_group!(group, benches);
 
+/// BENCH_EXPORT=dir: write the 1, 3 and 6 MB events as `firehose-<n>MB.json` and exit —
+/// the same documents `make bench` hands the Python peers.
+fn export(dir: &std::path::Path) {
+    std::fs::create_dir_all(dir).expect("export dir");
+    for mb in [1usize, 3, 6] {
+        let file = dir.join(format!("firehose-{mb}MB.json"));
+        std::fs::write(&file, firehose_event(42, mb * 1_000_000, false)).expect("write event");
+        println!("{}", file.display());
+    }
+}
+
 fn main() {
+    if let Some(dir) = std::env::var_os("BENCH_EXPORT") {
+        return export(std::path::Path::new(&dir));
+    }
     report_sizes_and_memory();
     group();
     criterion::Criterion::default()

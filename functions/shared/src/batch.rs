@@ -68,14 +68,15 @@ pub struct BatchConfig {
 impl Default for BatchConfig {
     fn default() -> Self {
         Self {
-            concurrency: 8,
+            // SQS's default batch size: a default batch's I/O runs all at once.
+            concurrency: 10,
             poison: PoisonPolicy::DeadLetter,
         }
     }
 }
 
 impl BatchConfig {
-    /// `BATCH_CONCURRENCY` (default 8, at least 1) and `POISON_POLICY` (`dead-letter` | `drop`).
+    /// `BATCH_CONCURRENCY` (default 10, at least 1) and `POISON_POLICY` (`dead-letter` | `drop`).
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }

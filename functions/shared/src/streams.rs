@@ -142,9 +142,18 @@ pub async fn put_all<P: StreamPut>(
                 });
             match result {
                 Ok(results) => {
-                    for (&i, result) in indexes.iter().zip(results) {
-                        outcome[i] = result.clone();
-                        if result.is_some() {
+                    // An entry without its own result was not confirmed: it counts as failed
+                    // (zip would otherwise leave it looking written).
+                    let answered = results.len();
+                    let mut results = results.into_iter();
+                    for &i in indexes {
+                        outcome[i] = results.next().unwrap_or_else(|| {
+                            Some(format!(
+                                "the response has {answered} results for {} entries; this entry's is missing",
+                                indexes.len()
+                            ))
+                        });
+                        if outcome[i].is_some() {
                             still_failing.push(i);
                         }
                     }
@@ -405,6 +414,50 @@ mod tests {
             vec![5, 1, 1],
             "3 attempts, then given up"
         );
+    }
+
+    /// Answers one result fewer than it was given entries (a malformed response).
+    struct ShortAnswer {
+        calls: Mutex<Vec<usize>>,
+    }
+
+    impl StreamPut for ShortAnswer {
+        async fn put(
+            &self,
+            _target: &Target,
+            entries: &[Entry<'_>],
+        ) -> Result<Vec<Option<String>>, PutError> {
+            self.calls.lock().unwrap().push(entries.len());
+            Ok(vec![None; entries.len() - 1])
+        }
+    }
+
+    #[tokio::test]
+    async fn an_entry_missing_from_the_response_is_retried_not_taken_as_written() {
+        let data: Vec<Vec<u8>> = (0..3).map(|i| format!("r{i}").into_bytes()).collect();
+        let entries: Vec<Entry> = data
+            .iter()
+            .map(|d| Entry {
+                data: d,
+                partition_key: "pk",
+            })
+            .collect();
+        let short = ShortAnswer {
+            calls: Mutex::default(),
+        };
+        let deadline = Deadline::after(Duration::from_secs(10), Duration::ZERO);
+        let target = Target::KinesisStream("s".into());
+        let outcome = put_all(&short, &target, &entries, &backoff(), &deadline).await;
+        assert_eq!(outcome[0], None);
+        assert_eq!(outcome[1], None);
+        assert!(
+            outcome[2]
+                .as_deref()
+                .unwrap()
+                .contains("the response has 0 results for 1 entries"),
+            "{outcome:?}"
+        );
+        assert_eq!(*short.calls.lock().unwrap(), vec![3, 1, 1]);
     }
 
     #[tokio::test]

@@ -176,6 +176,70 @@ impl Udf {
     ) -> Result<ArrayRef, UdfError> {
         (self.run)(columns, output, secrets)
     }
+
+    /// [`Udf::run`] over up to `threads` contiguous row ranges at once (Lambda gives up to
+    /// 6 vCPUs), concatenated in order; batches under [`MIN_ROWS_PER_THREAD`] rows per
+    /// thread run on the caller's thread. A failing row is reported with its row number
+    /// in the whole batch; a panic in a worker is re-raised on the caller's thread.
+    pub fn run_split(
+        &self,
+        columns: &[ArrayRef],
+        output: &Field,
+        secrets: &Secrets,
+        threads: usize,
+    ) -> Result<ArrayRef, UdfError> {
+        let rows = columns.first().map_or(0, |c| c.len());
+        let parts = threads.min(rows / MIN_ROWS_PER_THREAD).max(1);
+        if parts == 1 {
+            return self.run(columns, output, secrets);
+        }
+        let per_part = rows.div_ceil(parts);
+        let results: Vec<Result<ArrayRef, UdfError>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..parts)
+                .map(|part| {
+                    let offset = part * per_part;
+                    let len = per_part.min(rows - offset);
+                    let slice: Vec<ArrayRef> =
+                        columns.iter().map(|c| c.slice(offset, len)).collect();
+                    scope.spawn(move || {
+                        self.run(&slice, output, secrets)
+                            .map_err(|e| e.shifted_by(offset))
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| {
+                    w.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        });
+        let parts = results.into_iter().collect::<Result<Vec<_>, _>>()?;
+        let refs: Vec<&dyn arrow_array::Array> = parts.iter().map(|a| a.as_ref()).collect();
+        arrow_select::concat::concat(&refs).map_err(|e| UdfError::Output(e.to_string()))
+    }
+}
+
+/// Below this many rows per thread, splitting a batch costs more than it saves.
+pub const MIN_ROWS_PER_THREAD: usize = 4096;
+
+impl UdfError {
+    /// The same error for a row range starting at `offset` of the whole batch.
+    fn shifted_by(self, offset: usize) -> Self {
+        match self {
+            UdfError::Row {
+                method,
+                row,
+                source,
+            } => UdfError::Row {
+                method,
+                row: row + offset,
+                source,
+            },
+            other => other,
+        }
+    }
 }
 
 /// Why a request's method and types did not resolve to a UDF.

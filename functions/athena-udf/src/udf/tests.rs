@@ -120,3 +120,76 @@ fn decimals_rescale_half_up_and_print_exactly() {
     assert_eq!(DecimalValue::new(123456, 2).to_string(), "1234.56");
     assert_eq!(DecimalValue::new(7, -2).to_string(), "700");
 }
+
+fn numbered(rows: usize) -> Vec<ArrayRef> {
+    vec![Arc::new(StringArray::from_iter(
+        (0..rows).map(|i| (i % 7 != 0).then(|| format!("row {i}"))),
+    ))]
+}
+
+#[test]
+fn a_split_run_answers_exactly_what_one_thread_answers() {
+    let r = registry();
+    let udf = r
+        .resolve("shout", &[&DataType::Utf8], &DataType::Utf8)
+        .unwrap();
+    let field = Field::new("o", DataType::Utf8, true);
+    let columns = numbered(3 * MIN_ROWS_PER_THREAD + 5);
+    let one = udf.run(&columns, &field, &Secrets::new()).unwrap();
+    for threads in [2, 3, 4] {
+        let split = udf
+            .run_split(&columns, &field, &Secrets::new(), threads)
+            .unwrap();
+        assert_eq!(split.to_data(), one.to_data(), "{threads} threads");
+    }
+}
+
+#[test]
+fn a_split_run_names_the_failing_row_of_the_whole_batch() {
+    let mut r = Registry::default();
+    r.scalar1::<Varchar, Varchar, _, _>("picky", |v: Option<&str>| {
+        if v == Some("row 9000") {
+            Err(std::fmt::Error)
+        } else {
+            Ok(v.map(String::from))
+        }
+    });
+    let udf = r
+        .resolve("picky", &[&DataType::Utf8], &DataType::Utf8)
+        .unwrap();
+    let err = udf
+        .run_split(
+            &numbered(10_000),
+            &Field::new("o", DataType::Utf8, true),
+            &Secrets::new(),
+            2,
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string().starts_with("picky failed on row 9000:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_panic_in_a_worker_reaches_the_caller() {
+    let mut r = Registry::default();
+    r.scalar1::<Varchar, Varchar, _, _>("boom", |v: Option<&str>| {
+        assert_ne!(v, Some("row 9001"), "boom on row 9001");
+        v.map(String::from)
+    });
+    let udf = r
+        .resolve("boom", &[&DataType::Utf8], &DataType::Utf8)
+        .unwrap();
+    let columns = numbered(10_000);
+    let caught = ferrolake_shared::batch::catch_panic_sync(|| {
+        udf.run_split(
+            &columns,
+            &Field::new("o", DataType::Utf8, true),
+            &Secrets::new(),
+            2,
+        )
+    })
+    .unwrap_err();
+    assert!(caught.contains("boom on row 9001"), "{caught}");
+}

@@ -284,32 +284,28 @@ impl SqsEventSource {
     }
 
     /// Delete the messages of `event` that `response` does not report as failed; returns
-    /// how many were deleted.
+    /// the message ids SQS confirmed deleted.
     pub async fn complete(
         &self,
         event: &aws_lambda_events::sqs::SqsEvent,
         response: &aws_lambda_events::sqs::SqsBatchResponse,
-    ) -> Result<usize, EventSourceError> {
+    ) -> Result<Vec<String>, EventSourceError> {
         let failed: std::collections::HashSet<&str> = response
             .batch_item_failures
             .iter()
             .map(|f| f.item_identifier.as_str())
             .collect();
         // DeleteMessageBatch, ten at a time, as the event source mapping does.
-        let done: Vec<&str> = event
+        let done: Vec<(&str, &str)> = event
             .records
             .iter()
-            .filter(|r| {
-                r.message_id
-                    .as_deref()
-                    .is_some_and(|id| !failed.contains(id))
-            })
-            .filter_map(|r| r.receipt_handle.as_deref())
+            .filter_map(|r| Some((r.message_id.as_deref()?, r.receipt_handle.as_deref()?)))
+            .filter(|(id, _)| !failed.contains(id))
             .collect();
-        let mut deleted = 0;
+        let mut deleted = Vec::new();
         for chunk in done.chunks(10) {
             let mut request = self.sqs.delete_message_batch().queue_url(&self.queue_url);
-            for (i, handle) in chunk.iter().enumerate() {
+            for (i, (_, handle)) in chunk.iter().enumerate() {
                 request = request.entries(
                     aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
                         .id(i.to_string())
@@ -317,12 +313,12 @@ impl SqsEventSource {
                         .build()?,
                 );
             }
-            deleted += request
-                .send()
-                .await
-                .map_err(aws_sdk_sqs::Error::from)?
-                .successful()
-                .len();
+            let out = request.send().await.map_err(aws_sdk_sqs::Error::from)?;
+            for ok in out.successful() {
+                if let Some((id, _)) = ok.id().parse::<usize>().ok().and_then(|i| chunk.get(i)) {
+                    deleted.push(id.to_string());
+                }
+            }
         }
         Ok(deleted)
     }
