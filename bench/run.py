@@ -23,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -288,7 +289,9 @@ def binary_sizes(x86_dir, arm_dir):
         x86 = x86_dir / name
         arm = arm_dir / name / "bootstrap"
         sizes[name] = {"x86_64": x86.stat().st_size if x86.exists() else None,
-                       "arm64": arm.stat().st_size if arm.exists() else None}
+                       "arm64": arm.stat().st_size if arm.exists() else None,
+                       # What Lambda stores and loads: the zipped bootstrap (deflate, as zip).
+                       "arm64_zip": len(zlib.compress(arm.read_bytes(), 6)) if arm.exists() else None}
     return sizes
 
 
@@ -405,14 +408,15 @@ def build_report(r, smoke):
       " AWS calls go to moto. The Python peers start through `bench/peers/bootstrap.py`, a standard-library "
       "Runtime API loop (AWS's `awslambdaric` would add its own start-up on top).")
     w("")
-    w("| function | spawn → first poll | first invocation | answered | size x86_64 | size arm64 |")
-    w("|---|---|---|---|---|---|")
+    w("| function | spawn → first poll | first invocation | answered | size x86_64 | size arm64 | arm64 deflated (zip) |")
+    w("|---|---|---|---|---|---|---|")
     sizes = r["sizes"]
     for row in r["cold"]:
         size = sizes.get(row["name"], {})
         fmt_size = (lambda b: f"{b / MiB:.1f} MiB" if b else "—")
         w(f"| {row['name']} | **{row['cold_ms']:.1f} ms** | {row['first_ms']:.1f} ms | {'; '.join(row['answered'])} | "
-          f"{fmt_size(size.get('x86_64')) if not row['python'] else '—'} | {fmt_size(size.get('arm64')) if not row['python'] else '—'} |")
+          f"{fmt_size(size.get('x86_64')) if not row['python'] else '—'} | {fmt_size(size.get('arm64')) if not row['python'] else '—'} | "
+          f"{fmt_size(size.get('arm64_zip')) if not row['python'] else '—'} |")
     w("")
     w(r["size_note"])
     w("")
@@ -475,6 +479,7 @@ def chart(r, path):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
     ax = axes[0]
@@ -487,15 +492,17 @@ def chart(r, path):
         ax.bar([p + (i - 1.5) * width for p in x], [f[key] for f in r["firehose"]], width, label=name, color=color)
     ax.set_xticks(list(x), labels)
     ax.set_ylabel("MB/s")
-    ax.set_title("firehose-flatten throughput")
-    ax.legend(fontsize=8)
+    ax.set_title("firehose-flatten throughput (arrays indexed)")
+    ax.set_ylim(0, max(f["rust_mbs"] for f in r["firehose"]) * 1.45)
+    ax.legend(fontsize=8, loc="upper center", ncol=2)
     ax = axes[1]
     cases = [a for a in r["athena"] if a["rows"] == 100_000]
     x = range(len(cases))
     ax.bar([p - 0.2 for p in x], [a["rust_rps"] / 1e3 for a in cases], 0.4, label="ferrolake (1 thread)", color="#d9480f")
     ax.bar([p + 0.2 for p in x], [a["py_rps"] / 1e3 for a in cases], 0.4, label="Python athena-udf", color="#1c7ed6")
-    ax.set_xticks(list(x), [a["case"] for a in cases], fontsize=8)
+    ax.set_xticks(list(x), [a["case"].replace("echo-floor", "echo") for a in cases], fontsize=8)
     ax.set_yscale("log")
+    ax.set_ylim(bottom=50)
     ax.set_ylabel("k rows/s (log)")
     ax.set_title("athena-udf, 100k rows")
     ax.legend(fontsize=8)
@@ -503,6 +510,9 @@ def chart(r, path):
     names = [c["name"].replace("python: ", "py ") for c in r["cold"]]
     ax.barh(names, [c["cold_ms"] for c in r["cold"]], color=["#1c7ed6" if c["python"] else "#d9480f" for c in r["cold"]])
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_xticks([5, 10, 20, 50, 100, 200, 500])
     ax.set_xlabel("ms (log)")
     ax.set_title("cold start: spawn → first poll")
     ax.invert_yaxis()
@@ -515,7 +525,16 @@ def main():
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--x86-dir", default=str(TARGET / "x86_64-unknown-linux-gnu/release"))
     parser.add_argument("--arm-dir", default=str(TARGET / "lambda"))
+    parser.add_argument("--render", metavar="RESULTS_JSON",
+                        help="re-write benchmarks.md and .png beside RESULTS_JSON from its figures (no measuring)")
     args = parser.parse_args()
+    if args.render:
+        results = Path(args.render)
+        r = json.loads(results.read_text())
+        r["notes"] = NOTES
+        chart(r, results.with_suffix(".png"))
+        results.with_suffix(".md").write_text(build_report(r, r["smoke"]))
+        return
     started = time.time()
     out_dir = (TARGET / "bench-smoke") if args.smoke else ROOT / "docs"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -588,8 +607,8 @@ def main():
                      if args.smoke else "Release binaries (`[profile.release]`: thin LTO, one codegen unit, stripped), x86_64.")
     r["sizes"] = binary_sizes(Path(args.x86_dir), Path(args.arm_dir))
     r["size_note"] = ("Sizes: `cargo build --release --target x86_64-unknown-linux-gnu` and `cargo lambda build "
-                      "--release --arm64` (what `sam build` runs), both stripped by the release profile. Lambda "
-                      "loads a zip of the `bootstrap`; compressed, each is about a third of the size shown.")
+                      "--release --arm64` (what `sam build` runs), both stripped by the release profile; the last "
+                      "column is the arm64 `bootstrap` deflated as a zip would store it (what Lambda downloads).")
 
     # goals
     rust_cold = [c_ for c_ in r["cold"] if not c_["python"]]
@@ -604,9 +623,9 @@ def main():
     r["goals"] = [
         {"goal": "flatten ≥ 200 MB/s on one core", "measured": ", ".join(f"{f['batch']}: {f['rust_mbs']:.0f} MB/s indexed, {f['defaults_mbs']:.0f} MB/s defaults" for f in r["firehose"]),
          "met": all(min(f["rust_mbs"], f["defaults_mbs"]) >= 200 for f in r["firehose"]),
-         "why": "see the firehose-flatten notes: the handler does more than the floor per key (Glue-safe key "
-                "normalisation, collision checks, arrays kept as JSON), and this machine runs the Value floor "
-                "well below the 117 MB/s the issue quotes for it"},
+         "why": "this machine runs JSON at about half the speed the issue's figures assume — the Value floor "
+                "(quoted at 117 MB/s) and both Python peers (quoted at 17 and 22 MB/s) all measure about half "
+                "here — while the ratio goals, which do not depend on the machine, are met; see Notes"},
         {"goal": "flatten ≥ 12× `flatten_json`", "measured": ", ".join(f"{f['batch']}: {f['rust_mbs'] / f['flatten_json_mbs']:.1f}×" for f in r["firehose"]),
          "met": all(f["rust_mbs"] / f["flatten_json_mbs"] >= 12 for f in r["firehose"]), "why": "see the firehose-flatten notes"},
         {"goal": "flatten ≥ 1.7× the Value round-trip floor", "measured": ", ".join(f"{f['batch']}: {f['rust_mbs'] / f['floor_mbs']:.2f}×" for f in r["firehose"]),
@@ -616,11 +635,12 @@ def main():
         {"goal": "`compress` ≥ 1.3× the Python peer (zlib-bound)", "measured": f"{comp1['rust_rps'] / comp1['py_rps']:.2f}× at 100k rows",
          "met": comp1["rust_rps"] / comp1["py_rps"] >= 1.3, "why": "zlib level 6 dominates both sides"},
         {"goal": "≥ 1.7× single-core throughput on 2 cores", "measured": ", ".join(f"{s['case']}: {s['two'] / s['one']:.2f}×" for s in r["scaling"]),
-         "met": worst_scaling >= 1.7, "why": "the machine's two vCPUs are shared with criterion's own process and "
-                "the kernel; the serial parts (JSON, base64, Arrow decode/encode, concatenation) do not split"},
+         "met": worst_scaling >= 1.7, "why": "`compress` scales; `hash_pii` and `echo` do not: only the "
+                "function calls are split, and around a fast function the serial request/response work and the "
+                "concatenation dominate; see Notes"},
         {"goal": "cold start ≤ 10 ms including SDK clients", "measured": f"{min(c_['cold_ms'] for c_ in rust_cold):.1f}–{worst_cold:.1f} ms over the five binaries",
          "met": worst_cold <= 10 and not args.smoke, "why": "smoke runs use debug binaries" if args.smoke else
-                "see the cold-start notes"},
+                "the binaries' `main` does more than a minimal runtime before its first poll; see Notes"},
         {"goal": "cold start ≥ 20× Python with boto3", "measured": f"{boto['cold_ms'] / worst_cold:.0f}× (boto3 baseline {boto['cold_ms']:.0f} ms vs the slowest binary)",
          "met": boto["cold_ms"] / worst_cold >= 20, "why": "see the cold-start notes"},
         {"goal": "peak RSS ≤ 64 MiB at 6 MB batches", "measured": ", ".join(f"{n}: {v:.0f} MiB" for n, v in rss_rust.items()),
@@ -669,7 +689,52 @@ def big_items(r):
     return [(n, b) for n, b in r["largest"].items()]
 
 
-NOTES = []
+NOTES = [
+    "**Why flattening misses 200 MB/s here.** The figure is absolute, and this machine is slower at JSON than "
+    "the one the issue measured: the Value round-trip floor, quoted at 117 MB/s, runs at about half that in the "
+    "same run, and so do both Python peers against their quoted figures. The floor is not slowed by the "
+    "workspace's `preserve_order` feature: `bench/floor_check` (standalone, serde_json with and without it) "
+    "measures the same ~45–60 MB/s medians. The machine-independent goals, ≥ 12× `flatten_json` and ≥ 1.7× "
+    "the floor, are the ones to read. "
+    "The flattener already streams (no `Value` tree: one pass over the bytes, keys and values written as they "
+    "are read, numbers copied verbatim) and does more per key than the floor does: every key segment is "
+    "normalised to a Glue-safe name and checked for collisions. About half the handler's time is outside the "
+    "flattener (event parsing, base64 both ways, response serialization). Next steps, by expected yield: "
+    "decode base64 straight into the flattener's input buffer and encode straight into the response, a SIMD "
+    "scan for string ends, and interning normalised key segments across records.",
+    "**Why two threads do not double `hash_pii`.** Only the function calls are split; request parsing, base64 "
+    "and Arrow decoding before them and Arrow encoding, base64 and the response JSON after them run once. They "
+    "are over a quarter of a `hash_pii` call (HMAC is fast), so Amdahl's law caps two threads near 1.5×, and "
+    "concatenating the two halves' 6.4 MB of hex output costs a further copy; `compress` (zlib per row) is "
+    "almost all function and scales near 2×. `echo` has nothing to split and pays for the concatenation, so it "
+    "gets slower. Splitting the serial parts too (base64 and Arrow encoding per range) is the next step. Lambda "
+    "at 128 MB gets a fraction of one vCPU: `UDF_THREADS` pays off from about 3,538 MB (two vCPUs) upwards.",
+    "**Cold starts.** The Rust figure is the whole `main` before the first poll: JSON logging set up, config "
+    "parsed and validated, the AWS SDK configuration loaded from the environment and every client built. A "
+    "minimal `lambda_runtime` binary polls after ~2 ms (the issue's figure); the ferrolake binaries take 13–20 "
+    "ms and miss the 10 ms goal. Not yet profiled in depth; a syscall trace of athena-udf shows its HTTPS "
+    "connector reading the system's root certificates one file at a time (147 files here) before the first "
+    "poll. Candidates, untried: compiled-in roots (webpki-roots) instead of the platform store, and building "
+    "rarely used clients on first use. Even so, every binary starts over 20× faster than Python with boto3. "
+    "The Python peers pay the interpreter start plus their imports: `flatten_json`, pyarrow for the "
+    "`athena-udf` package, boto3 for the baseline.",
+    "**Peak memory.** athena-udf holds the request, the decoded Arrow batch and the encoded response at once; "
+    "the Python package additionally materialises every row as a Python object (`to_pylist`), hence its peak.",
+    "**Cost model.** GB-s = duration × memory. Durations here are on one full core; below 1,769 MB Lambda gives a "
+    "proportional share of a vCPU, so a CPU-bound call at 128 MB takes about 14× longer than measured and costs "
+    "the same GB-s as at any other setting below one vCPU. The memory a function needs matters for whether it "
+    "fits, and for latency, more than for cost. I/O-bound catalog-fetch is the exception: its cost is wall time "
+    "× memory, which batching concurrently cuts by the batch size.",
+    "**First invocations** go through the SDK to moto where a function calls AWS: catalog-fetch fetches from a "
+    "local catalog API and writes to Kinesis, crawler-trigger starts a Glue crawler, redshift-config plans a "
+    "target against an empty config table and answers `InvalidConfig` (it reads DynamoDB, then refuses a "
+    "target without its TARGET item; no database is involved).",
+    "**Fairness.** Both sides get the same documents and the same contract (JSON in, JSON out). The Python peers "
+    "run in-process for throughput (no Runtime API round trip, which would only add to their time) and through "
+    "a minimal standard-library Runtime API client for cold start. ferrolake's flattener does strictly more per "
+    "key than the peers (normalisation, collision checks, exact numbers); its athena-udf checks types against "
+    "the declared signature and enforces the 6 MB response limit, which the package does not.",
+]
 
 if __name__ == "__main__":
     main()
