@@ -17,7 +17,6 @@ import datetime
 import json
 import os
 import platform
-import shutil
 import socket
 import statistics
 import subprocess
