@@ -94,8 +94,8 @@ async fn drive(
 ) -> (Vec<u64>, Arc<SqsMappingStats>) {
     // moto 5.2.5's SQS loses a message sent while another client deletes: its
     // Queue.delete_message rebuilds the message list outside the lock SendMessage appends
-    // under (infra/moto-races/sqs_delete_race.py). Sends and deletes therefore reach moto
-    // one at a time through a proxy; receives stay concurrent.
+    // under (moto/sqs/models.py; docs/robustness.md). Sends and deletes therefore reach
+    // moto one at a time through a proxy; receives stay concurrent.
     let mut plan = FaultPlan::uniform(0.0, 0);
     plan.faults.clear();
     plan.serialize = vec![
