@@ -185,7 +185,7 @@ def base_env(moto_url):
     }
 
 
-def subjects(bin_dir, moto_url, catalog_url):
+def subjects(bin_dir, catalog_url):
     """(name, command, extra env, first event path, is_python)."""
     ev = ROOT / "events"
     rust = {
@@ -232,7 +232,7 @@ def error_type(body):
 
 def cold_starts(bin_dir, moto_url, catalog_url, reps, logs):
     rows = []
-    for name, command, extra, event, is_python in subjects(bin_dir, moto_url, catalog_url):
+    for name, command, extra, event, is_python in subjects(bin_dir, catalog_url):
         env = dict(base_env(moto_url), **extra)
         colds, firsts, kinds = [], [], set()
         for _ in range(reps):
@@ -318,8 +318,7 @@ def gb_seconds(per_record_s, memory_mb, cpu_bound=True):
     return per_record_s * stretch * memory_mb / 1024 * 1e6
 
 
-def build_report(r, smoke):
-    c = r["criterion"]
+def build_report(r):
     lines = []
     w = lines.append
     w("# Benchmarks")
@@ -532,7 +531,7 @@ def main():
         r = json.loads(results.read_text())
         r["notes"] = NOTES
         chart(r, results.with_suffix(".png"))
-        results.with_suffix(".md").write_text(build_report(r, r["smoke"]))
+        results.with_suffix(".md").write_text(build_report(r))
         return
     started = time.time()
     out_dir = (TARGET / "bench-smoke") if args.smoke else ROOT / "docs"
@@ -617,7 +616,7 @@ def main():
     hash1 = next(a for a in r["athena"] if a["case"] == "hash_pii" and a["rows"] == 100_000)
     comp1 = next(a for a in r["athena"] if a["case"] == "compress" and a["rows"] == 100_000)
     worst_scaling = min((s["two"] / s["one"] for s in r["scaling"] if not s["case"].startswith("echo")), default=0)
-    rss_rust = {n: b["rss_mib"] for n, b in big_items(r) if not n.startswith("python")}
+    rss_rust = {n: b["rss_mib"] for n, b in r["largest"].items() if not n.startswith("python")}
     k = r["catalog"]
     r["goals"] = [
         {"goal": "flatten ≥ 200 MB/s on one core", "measured": ", ".join(f"{f['batch']}: {f['rust_mbs']:.0f} MB/s indexed, {f['defaults_mbs']:.0f} MB/s defaults" for f in r["firehose"]),
@@ -680,12 +679,8 @@ def main():
     r["duration"] = f"{(time.time() - started) / 60:.0f} minutes"
     (out_dir / "benchmarks.json").write_text(json.dumps(r, indent=1, default=str))
     chart(r, out_dir / "benchmarks.png")
-    (out_dir / "benchmarks.md").write_text(build_report(r, args.smoke))
+    (out_dir / "benchmarks.md").write_text(build_report(r))
     log(f"wrote {out_dir / 'benchmarks.md'} and benchmarks.png in {r['duration']}")
-
-
-def big_items(r):
-    return [(n, b) for n, b in r["largest"].items()]
 
 
 NOTES = [

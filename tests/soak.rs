@@ -7,8 +7,8 @@
 //! SOAK_MESSAGES overrides the 10,000.
 
 use ferrolake_shared::testing::{
-    chaos_proxy, moto, Fault, FaultPlan, FaultProxy, SqsEventSource, StubRequest, StubResponse,
-    TestEnv,
+    chaos_proxy, moto, read_stream, Fault, FaultPlan, FaultProxy, SqsEventSource, StubRequest,
+    StubResponse, TestEnv,
 };
 use ferrolake_tests::demo::drivers::{SqsMapping, SqsMappingStats, TimeScale};
 use ferrolake_tests::demo::provision::{create_stack, Clients, Stack};
@@ -388,42 +388,11 @@ async fn catalog_fetch_soak() {
     let kinesis = &s.clients.kinesis;
     let stream = s.stack.physical("CatalogStream").unwrap().reference.clone();
     let mut in_stream: HashMap<String, usize> = HashMap::new();
-    let shards = kinesis
-        .list_shards()
-        .stream_name(&stream)
-        .send()
-        .await
-        .unwrap();
-    for shard in shards.shards() {
-        let mut iterator = kinesis
-            .get_shard_iterator()
-            .stream_name(&stream)
-            .shard_id(shard.shard_id())
-            .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
-            .send()
-            .await
-            .unwrap()
-            .shard_iterator;
-        while let Some(it) = iterator {
-            let out = kinesis
-                .get_records()
-                .shard_iterator(it)
-                .limit(10_000)
-                .send()
-                .await
-                .unwrap();
-            for r in out.records() {
-                let v: Value = serde_json::from_slice(r.data().as_ref()).unwrap();
-                *in_stream
-                    .entry(v["item_id"].as_str().unwrap().to_string())
-                    .or_default() += 1;
-            }
-            iterator = if out.records().is_empty() {
-                None
-            } else {
-                out.next_shard_iterator
-            };
-        }
+    for r in read_stream(kinesis, &stream).await.unwrap() {
+        let v: Value = serde_json::from_slice(r.data().as_ref()).unwrap();
+        *in_stream
+            .entry(v["item_id"].as_str().unwrap().to_string())
+            .or_default() += 1;
     }
     let dead: HashSet<String> = report::drain_dead_letters(&s.clients.sqs, &dlq)
         .await

@@ -1,8 +1,7 @@
 """Python peer of firehose-flatten: the standard library only (`json`) with a recursive
 flatten — separator `_`, arrays indexed — as a team would write it by hand."""
 
-import base64
-import json
+from firehose_contract import transform
 
 
 def _flatten(value, prefix, out):
@@ -18,20 +17,4 @@ def _flatten(value, prefix, out):
 
 
 def handler(event, context):
-    output = []
-    for record in event["records"]:
-        try:
-            payload = json.loads(base64.b64decode(record["data"]))
-            line = json.dumps(_flatten(payload, "", {}), separators=(",", ":")) + "\n"
-            output.append(
-                {
-                    "recordId": record["recordId"],
-                    "result": "Ok",
-                    "data": base64.b64encode(line.encode()).decode(),
-                }
-            )
-        except Exception:  # noqa: BLE001 - a record that fails is handed back unchanged
-            output.append(
-                {"recordId": record["recordId"], "result": "ProcessingFailed", "data": record["data"]}
-            )
-    return {"records": output}
+    return transform(event, lambda payload: _flatten(payload, "", {}))

@@ -11,25 +11,13 @@ use catalog_fetch::handler::CatalogFetch;
 use criterion::{criterion_group, BenchmarkId, Criterion};
 use ferrolake_shared::batch::SqsBatchFunction;
 use ferrolake_shared::retry::Deadline;
-use ferrolake_shared::streams::{Entry, PutError, StreamPut, Target};
+use ferrolake_shared::streams::AcceptAll;
 use ferrolake_shared::telemetry::Metrics;
 use ferrolake_shared::testing::{HttpStub, StubResponse};
 use std::time::Duration;
 
 /// The catalog API's latency per request.
 const LATENCY: Duration = Duration::from_millis(100);
-
-struct AcceptAll;
-
-impl StreamPut for AcceptAll {
-    async fn put(
-        &self,
-        _target: &Target,
-        entries: &[Entry<'_>],
-    ) -> Result<Vec<Option<String>>, PutError> {
-        Ok(vec![None; entries.len()])
-    }
-}
 
 fn batch(messages: usize) -> SqsEvent {
     let mut event = SqsEvent::default();

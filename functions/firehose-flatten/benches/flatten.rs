@@ -7,25 +7,13 @@
 
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use ferrolake_shared::retry::Deadline;
-use ferrolake_shared::streams::{Entry, PutError, StreamPut, Target};
+use ferrolake_shared::streams::AcceptAll;
 use ferrolake_shared::telemetry::Metrics;
 use firehose_flatten::config::Config;
 use firehose_flatten::event::FirehoseEvent;
 use firehose_flatten::handler::FirehoseFlatten;
 use firehose_flatten::sample::firehose_event;
 use std::time::Duration;
-
-struct AcceptAll;
-
-impl StreamPut for AcceptAll {
-    async fn put(
-        &self,
-        _target: &Target,
-        entries: &[Entry<'_>],
-    ) -> Result<Vec<Option<String>>, PutError> {
-        Ok(vec![None; entries.len()])
-    }
-}
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()

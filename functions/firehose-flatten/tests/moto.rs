@@ -4,12 +4,11 @@
 //! Firehose would send.
 
 use aws_sdk_firehose::types::{DeliveryStreamType, ExtendedS3DestinationConfiguration};
-use aws_sdk_kinesis::types::ShardIteratorType;
 use base64::Engine;
 use ferrolake_shared::retry::Deadline;
 use ferrolake_shared::streams::SdkStreams;
 use ferrolake_shared::telemetry::Metrics;
-use ferrolake_shared::testing::TestEnv;
+use ferrolake_shared::testing::{read_stream, TestEnv};
 use firehose_flatten::config::Config;
 use firehose_flatten::event::{FirehoseEvent, RecordResult};
 use firehose_flatten::handler::{metric, FirehoseFlatten};
@@ -197,34 +196,11 @@ async fn kinesis_source_overflow_is_reingested_with_original_partition_keys() ->
         .collect();
     assert!(!dropped.is_empty());
 
-    let shard = kinesis.list_shards().stream_name(&stream).send().await?;
-    let iterator = kinesis
-        .get_shard_iterator()
-        .stream_name(&stream)
-        .shard_id(shard.shards()[0].shard_id())
-        .shard_iterator_type(ShardIteratorType::TrimHorizon)
-        .send()
-        .await?
-        .shard_iterator
-        .ok_or("no iterator")?;
     let mut read = BTreeSet::new();
     let mut keys = BTreeSet::new();
-    let mut iterator = Some(iterator);
-    while let Some(it) = iterator {
-        let out = kinesis
-            .get_records()
-            .shard_iterator(it)
-            .limit(10_000)
-            .send()
-            .await?;
-        if out.records().is_empty() {
-            break;
-        }
-        for r in out.records() {
-            read.insert(r.data().as_ref().to_vec());
-            keys.insert(r.partition_key().unwrap_or_default().to_string());
-        }
-        iterator = out.next_shard_iterator;
+    for r in read_stream(&kinesis, &stream).await? {
+        read.insert(r.data().as_ref().to_vec());
+        keys.insert(r.partition_key().unwrap_or_default().to_string());
     }
     assert_eq!(
         read,

@@ -285,6 +285,22 @@ impl StreamPut for SdkStreams {
     }
 }
 
+/// A sink that accepts every entry without any network: benchmarks measure the path up to
+/// the write, not the write.
+#[cfg(feature = "test-support")]
+pub struct AcceptAll;
+
+#[cfg(feature = "test-support")]
+impl StreamPut for AcceptAll {
+    async fn put(
+        &self,
+        _target: &Target,
+        entries: &[Entry<'_>],
+    ) -> Result<Vec<Option<String>>, PutError> {
+        Ok(vec![None; entries.len()])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -357,6 +373,16 @@ mod tests {
         }
     }
 
+    /// One entry per datum, all under partition key `pk`.
+    fn entries_of(data: &[Vec<u8>]) -> Vec<Entry<'_>> {
+        data.iter()
+            .map(|d| Entry {
+                data: d,
+                partition_key: "pk",
+            })
+            .collect()
+    }
+
     fn backoff() -> Backoff {
         Backoff {
             base: Duration::from_millis(1),
@@ -368,13 +394,7 @@ mod tests {
     #[tokio::test]
     async fn failed_entries_are_retried_alone_then_reported() {
         let data: Vec<Vec<u8>> = (0..5).map(|i| format!("r{i}").into_bytes()).collect();
-        let entries: Vec<Entry> = data
-            .iter()
-            .map(|d| Entry {
-                data: d,
-                partition_key: "pk",
-            })
-            .collect();
+        let entries = entries_of(&data);
         let deadline = Deadline::after(Duration::from_secs(10), Duration::ZERO);
         let target = Target::KinesisStream("s".into());
 
@@ -435,13 +455,7 @@ mod tests {
     #[tokio::test]
     async fn an_entry_missing_from_the_response_is_retried_not_taken_as_written() {
         let data: Vec<Vec<u8>> = (0..3).map(|i| format!("r{i}").into_bytes()).collect();
-        let entries: Vec<Entry> = data
-            .iter()
-            .map(|d| Entry {
-                data: d,
-                partition_key: "pk",
-            })
-            .collect();
+        let entries = entries_of(&data);
         let short = ShortAnswer {
             calls: Mutex::default(),
         };

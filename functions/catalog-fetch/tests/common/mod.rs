@@ -1,7 +1,6 @@
 //! Shared fixture of the catalog-fetch integration tests (moto, the catalog HTTP stub).
 #![allow(dead_code, unused_imports)]
 
-pub use aws_sdk_kinesis::types::ShardIteratorType;
 pub use aws_sdk_sqs::types::QueueAttributeName;
 pub use catalog_fetch::catalog::{Auth, HttpCatalog};
 pub use catalog_fetch::config::Config;
@@ -13,7 +12,8 @@ pub use ferrolake_shared::secrets::{SecretCache, SecretsManager};
 pub use ferrolake_shared::streams::SdkStreams;
 pub use ferrolake_shared::telemetry::Metrics;
 pub use ferrolake_shared::testing::{
-    create_queue, FaultProxy, HttpStub, SqsEventSource, StubRequest, StubResponse, TestEnv,
+    create_queue, read_stream, FaultProxy, HttpStub, SqsEventSource, StubRequest, StubResponse,
+    TestEnv,
 };
 pub use serde_json::{json, Value};
 pub use std::collections::{BTreeMap, HashMap, HashSet};
@@ -232,29 +232,12 @@ impl Pipeline {
         &self,
     ) -> Result<BTreeMap<String, Vec<Value>>, Box<dyn std::error::Error>> {
         let kinesis = aws_sdk_kinesis::Client::new(self.env.sdk_config());
-        let shards = kinesis
-            .list_shards()
-            .stream_name(&self.stream)
-            .send()
-            .await?;
         let mut by_key: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-        for shard in shards.shards() {
-            let it = kinesis
-                .get_shard_iterator()
-                .stream_name(&self.stream)
-                .shard_id(shard.shard_id())
-                .shard_iterator_type(ShardIteratorType::TrimHorizon)
-                .send()
-                .await?
-                .shard_iterator
-                .unwrap_or_default();
-            let out = kinesis.get_records().shard_iterator(it).send().await?;
-            for r in out.records() {
-                by_key
-                    .entry(r.partition_key().unwrap_or_default().to_string())
-                    .or_default()
-                    .push(serde_json::from_slice(r.data().as_ref())?);
-            }
+        for r in read_stream(&kinesis, &self.stream).await? {
+            by_key
+                .entry(r.partition_key().unwrap_or_default().to_string())
+                .or_default()
+                .push(serde_json::from_slice(r.data().as_ref())?);
         }
         Ok(by_key)
     }

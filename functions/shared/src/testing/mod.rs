@@ -404,3 +404,39 @@ impl TestEnv {
         ]
     }
 }
+
+/// Every record of a (moto) Kinesis stream: each shard from TRIM_HORIZON, page by page until a
+/// page comes back empty (moto serves everything stored by then; real Kinesis may return empty
+/// pages before the tip, so this is for tests against moto only).
+#[cfg(feature = "streams")]
+pub async fn read_stream(
+    kinesis: &aws_sdk_kinesis::Client,
+    stream: &str,
+) -> Result<Vec<aws_sdk_kinesis::types::Record>, aws_sdk_kinesis::Error> {
+    let mut records = Vec::new();
+    let shards = kinesis.list_shards().stream_name(stream).send().await?;
+    for shard in shards.shards() {
+        let mut iterator = kinesis
+            .get_shard_iterator()
+            .stream_name(stream)
+            .shard_id(shard.shard_id())
+            .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
+            .send()
+            .await?
+            .shard_iterator;
+        while let Some(it) = iterator {
+            let page = kinesis
+                .get_records()
+                .shard_iterator(it)
+                .limit(10_000)
+                .send()
+                .await?;
+            if page.records().is_empty() {
+                break;
+            }
+            iterator = page.next_shard_iterator;
+            records.extend(page.records);
+        }
+    }
+    Ok(records)
+}
