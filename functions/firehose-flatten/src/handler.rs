@@ -229,6 +229,9 @@ impl<R: StreamPut> FirehoseFlatten<R> {
         let mut prepared: Vec<Prepared> = Vec::with_capacity(event.records.len());
         let mut flattener = self.flattener();
         let mut out = Vec::new();
+        // Decoded record bytes, reused across records; kept (moved into the record) only
+        // when the record must be re-ingested.
+        let mut decoded = Vec::new();
         for (index, record) in event.records.iter().enumerate() {
             let original_b64 = record.data.as_ref().and_then(|d| d.as_str());
             let mut p = Prepared {
@@ -238,6 +241,7 @@ impl<R: StreamPut> FirehoseFlatten<R> {
                 state: State::Dropped,
                 failed_with_data: false,
             };
+            let decoded_into_buffer = !budget.full;
             p.state = if budget.full {
                 // The response is full: later records are re-ingested from their original
                 // bytes, so flattening them now would be wasted work.
@@ -253,7 +257,7 @@ impl<R: StreamPut> FirehoseFlatten<R> {
                                 original_b64,
                                 f,
                                 &mut out,
-                                &mut p.original,
+                                &mut decoded,
                                 now_ms,
                                 metrics,
                             )
@@ -270,6 +274,9 @@ impl<R: StreamPut> FirehoseFlatten<R> {
                 }
             };
             budget.admit(index, &mut p);
+            if decoded_into_buffer && matches!(p.state, State::Overflow) {
+                p.original = std::mem::take(&mut decoded);
+            }
             prepared.push(p);
         }
         self.reingest_overflow(event, &mut prepared, deadline, metrics)
@@ -355,10 +362,10 @@ impl<R: StreamPut> FirehoseFlatten<R> {
             return Some(State::Failed(RecordError::DataNotString));
         };
         // SIMD base64 (runtime CPU detection: AVX2 on x86_64, NEON on arm64).
-        *original = match base64_simd::STANDARD.decode_to_vec(b64) {
-            Ok(bytes) => bytes,
-            Err(e) => return Some(State::Failed(RecordError::Base64(e))),
-        };
+        original.clear();
+        if let Err(e) = base64_simd::STANDARD.decode_append(b64, original) {
+            return Some(State::Failed(RecordError::Base64(e)));
+        }
         metrics.count(metric::BYTES_IN, original.len() as u64);
         if original.iter().all(u8::is_ascii_whitespace) {
             tracing::debug!(recordId = %record.record_id, "empty record dropped");

@@ -13,7 +13,7 @@
 mod scan;
 
 use rustc_hash::FxHashMap;
-use scan::{unescape, write_json_string, Scanner};
+use scan::{unescape, write_json_string, Scanner, STRING_SPECIAL};
 use std::hash::BuildHasher;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -274,6 +274,9 @@ pub struct Flattener {
     path: Vec<u8>,
     key: Vec<u8>,
     candidate: Vec<u8>,
+    /// Normalised paths contain only `[a-z0-9_]`, the separator and the digit prefix; when
+    /// those need no escaping either, keys are written without an escape scan.
+    keys_plain: bool,
     scratch: Vec<u8>,
     namespaces: Vec<Namespace>,
     /// Buffers for kept arrays, one per nesting level, reused across records.
@@ -284,6 +287,25 @@ pub struct Flattener {
     drop_hit: bool,
     explode_span: Option<(usize, usize)>,
 }
+
+/// What each input byte of a key becomes when normalised: `[a-z0-9_]` kept, `A-Z`
+/// lowercased, anything else `_` — except UTF-8 continuation bytes (0 = left out), which
+/// belong to a character already replaced.
+static NORMAL_KEY_BYTE: [u8; 256] = {
+    let mut table = [b'_'; 256];
+    let mut b = 0;
+    while b < 256 {
+        let byte = b as u8;
+        table[b] = match byte {
+            b'a'..=b'z' | b'0'..=b'9' | b'_' => byte,
+            b'A'..=b'Z' => byte.to_ascii_lowercase(),
+            0x80..=0xbf => 0,
+            _ => b'_',
+        };
+        b += 1;
+    }
+    table
+};
 
 fn hash_key(key: &[u8]) -> u64 {
     rustc_hash::FxBuildHasher.hash_one(key)
@@ -347,6 +369,12 @@ impl Flattener {
             path: Vec::new(),
             key: Vec::new(),
             candidate: Vec::new(),
+            keys_plain: opts.normalize_keys
+                && !opts
+                    .separator
+                    .bytes()
+                    .chain(opts.digit_prefix.bytes())
+                    .any(|b| STRING_SPECIAL[b as usize]),
             scratch: Vec::new(),
             namespaces: Vec::new(),
             array_buffers: Vec::new(),
@@ -559,14 +587,19 @@ impl Flattener {
             return;
         }
         let segment_start = self.path.len();
-        for &b in key {
-            match b {
-                b'a'..=b'z' | b'0'..=b'9' | b'_' => self.path.push(b),
-                b'A'..=b'Z' => self.path.push(b.to_ascii_lowercase()),
-                // A UTF-8 continuation byte belongs to the character already replaced.
-                0x80..=0xbf => {}
-                _ => self.path.push(b'_'),
+        // One table lookup per byte (an exact-length extend, no per-byte capacity check);
+        // the left-out bytes (0) only occur in non-ASCII keys and are squeezed out after.
+        self.path
+            .extend(key.iter().map(|&b| NORMAL_KEY_BYTE[b as usize]));
+        if !key.is_ascii() {
+            let mut end = segment_start;
+            for i in segment_start..self.path.len() {
+                if self.path[i] != 0 {
+                    self.path[end] = self.path[i];
+                    end += 1;
+                }
             }
+            self.path.truncate(end);
         }
         if self.path.len() == segment_start {
             self.path.push(b'_');
@@ -824,13 +857,47 @@ impl Flattener {
         level: usize,
         value: Value,
     ) -> Result<(), FlattenError> {
-        // The final key: renamed, length-capped.
-        let mut key = std::mem::take(&mut self.candidate);
-        key.clear();
         // (Checking emptiness first saves hashing every key when there are no renames.)
         let renamed = (level == 0 && !self.renames.is_empty())
             .then(|| self.renames.get(&self.path))
             .flatten();
+        let capped = self.opts.normalize_keys && self.path.len() > self.opts.max_key_bytes;
+        if renamed.is_none() && !capped {
+            // The common case: the path is the key and is new in its object, so it is
+            // written straight from the path, without a copy.
+            let hash = hash_key(&self.path);
+            if self.namespaces[level].find(hash, &self.path).is_none() {
+                let ns = &mut self.namespaces[level];
+                let member_start = out.len();
+                if !ns.first {
+                    out.push(b',');
+                }
+                ns.first = false;
+                if self.keys_plain {
+                    out.reserve(self.path.len() + 3);
+                    out.push(b'"');
+                    out.extend_from_slice(&self.path);
+                    out.extend_from_slice(b"\":");
+                } else {
+                    write_json_string(out, &self.path);
+                    out.push(b':');
+                }
+                match &value {
+                    Value::Raw(raw) => out.extend_from_slice(raw),
+                    Value::Text(text) => write_json_string(out, text),
+                }
+                ns.insert(hash, &self.path, member_start, out.len());
+                if level == 0 && (!self.watch.is_empty() || !self.drop_rules.is_empty()) {
+                    let path = std::mem::take(&mut self.path);
+                    self.observe(&path, &value);
+                    self.path = path;
+                }
+                return Ok(());
+            }
+        }
+        // The final key: renamed, length-capped, or suffixed on a collision.
+        let mut key = std::mem::take(&mut self.candidate);
+        key.clear();
         match renamed {
             Some(renamed) => key.extend_from_slice(renamed),
             None => key.extend_from_slice(&self.path),
@@ -908,6 +975,12 @@ impl Flattener {
 
     /// Watched fields and drop rules look at scalar values of top-level members.
     fn observe(&mut self, key: &[u8], value: &Value) {
+        // Most members are neither watched nor in a drop rule: compare names before
+        // decoding anything.
+        let watched = self.capture && self.watch.iter().any(|f| f.as_slice() == key);
+        if !watched && !self.drop_rules.iter().any(|(f, _)| f.as_slice() == key) {
+            return;
+        }
         let decoded: Option<Vec<u8>> = match value {
             Value::Raw(raw) if raw.first() == Some(&b'"') => {
                 let mut text = Vec::with_capacity(raw.len());

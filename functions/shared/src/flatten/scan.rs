@@ -23,6 +23,35 @@ pub(crate) static STRING_SPECIAL: [bool; 256] = {
     table
 };
 
+/// The index of the first `"`, `\\` or control character at or after `from` (or the end):
+/// eight bytes at a time (SWAR), then byte by byte for the tail.
+#[inline]
+pub(crate) fn plain_run_end(input: &[u8], from: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut i = from.min(input.len());
+    while let Some(chunk) = input.get(i..i + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        let quote = word ^ (ONES * u64::from(b'"'));
+        let backslash = word ^ (ONES * u64::from(b'\\'));
+        // A byte's high bit is set in each term when it is zero (a match) or, for the
+        // control test, below 0x20. Borrows can only mark bytes after the first match,
+        // so the lowest marked byte is exact.
+        let marked = (quote.wrapping_sub(ONES) & !quote)
+            | (backslash.wrapping_sub(ONES) & !backslash)
+            | (word.wrapping_sub(ONES * 0x20) & !word);
+        let marked = marked & HIGH;
+        if marked != 0 {
+            return i + (marked.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i + input[i..]
+        .iter()
+        .position(|&b| STRING_SPECIAL[b as usize])
+        .unwrap_or(input.len() - i)
+}
+
 #[inline]
 fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\n' | b'\r' | b'\t')
@@ -105,11 +134,7 @@ impl<'a> Scanner<'a> {
         let mut i = self.pos;
         loop {
             // Fast path: skip plain content in one pass.
-            let rest = &input[i.min(input.len())..];
-            i += rest
-                .iter()
-                .position(|&b| STRING_SPECIAL[b as usize])
-                .unwrap_or(rest.len());
+            i = plain_run_end(input, i);
             let Some(&b) = input.get(i) else {
                 self.pos = i;
                 return Err(self.error("the end of a string"));

@@ -493,6 +493,20 @@ proptest! {
     }
 
     #[test]
+    fn string_scan_finds_the_first_special_byte(
+        bytes in prop::collection::vec(prop::sample::select(vec![b'a', b'"', b'\\', 0x00, 0x1f, 0x20, 0x7f, 0x80, 0xa0, 0xdf, 0xff]), 0..40),
+        from in 0usize..48,
+    ) {
+        // The eight-byte scan against the plain byte-by-byte definition.
+        let expected = from.min(bytes.len())
+            + bytes[from.min(bytes.len())..]
+                .iter()
+                .position(|&b| scan::STRING_SPECIAL[b as usize])
+                .unwrap_or(bytes.len() - from.min(bytes.len()));
+        prop_assert_eq!(scan::plain_run_end(&bytes, from), expected);
+    }
+
+    #[test]
     fn never_panics_on_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
         for o in all_modes() {
             let mut f = Flattener::new(o).unwrap();

@@ -56,11 +56,18 @@ impl Metrics {
     /// Add `n` to a counter (unit Count).
     pub fn count(&self, name: &str, n: u64) {
         let mut c = self.collected.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = c
-            .values
-            .entry(name.to_string())
-            .or_insert((Unit::Count, vec![0.0]));
-        entry.1[0] += n as f64;
+        // Look up before inserting: counters are bumped per record, and `entry` would
+        // allocate the name every time.
+        match c.values.get_mut(name) {
+            Some((_, values)) => match values.first_mut() {
+                Some(total) => *total += n as f64,
+                None => values.push(n as f64),
+            },
+            None => {
+                c.values
+                    .insert(name.to_string(), (Unit::Count, vec![n as f64]));
+            }
+        }
     }
 
     /// Record one observation (a latency, a size); EMF keeps every value.
