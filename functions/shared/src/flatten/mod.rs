@@ -99,6 +99,10 @@ impl Default for FlattenOptions {
     }
 }
 
+/// Internal results box the error: it is rare, and a pointer-sized error keeps the hot
+/// paths' `Result`s in registers.
+pub(crate) type Fallible<T> = Result<T, Box<FlattenError>>;
+
 /// The largest `max_depth` accepted (the flattener recurses up to it).
 pub const MAX_DEPTH_LIMIT: usize = 128;
 
@@ -307,6 +311,15 @@ static NORMAL_KEY_BYTE: [u8; 256] = {
     table
 };
 
+#[inline]
+fn push_separator(path: &mut Vec<u8>, sep: &[u8]) {
+    // The usual one-byte separator without a call to memcpy.
+    match sep {
+        [byte] => path.push(*byte),
+        sep => path.extend_from_slice(sep),
+    }
+}
+
 fn hash_key(key: &[u8]) -> u64 {
     rustc_hash::FxBuildHasher.hash_one(key)
 }
@@ -430,7 +443,7 @@ impl Flattener {
                     return Err(FlattenError::MultipleValues);
                 }
                 self.capture = values == 0;
-                self.line(&mut sc, out)?;
+                self.line(&mut sc, out).map_err(|e| *e)?;
                 values += 1;
             }
             if values == 0 {
@@ -448,7 +461,7 @@ impl Flattener {
     }
 
     /// One top-level value → one line (or several when exploding).
-    fn line(&mut self, sc: &mut Scanner, out: &mut Vec<u8>) -> Result<(), FlattenError> {
+    fn line(&mut self, sc: &mut Scanner, out: &mut Vec<u8>) -> Fallible<()> {
         let line_start = out.len();
         self.drop_hit = false;
         self.explode_span = None;
@@ -472,7 +485,7 @@ impl Flattener {
                     // Still report bad JSON as such.
                     self.scratch.clear();
                     sc.minify_value(&mut self.scratch, 0, self.opts.hard_max_depth)?;
-                    return Err(FlattenError::NotAnObject { found });
+                    return Err(Box::new(FlattenError::NotAnObject { found }));
                 }
                 let mut value = std::mem::take(&mut self.scratch);
                 value.clear();
@@ -549,7 +562,7 @@ impl Flattener {
         depth: usize,
         level: usize,
         at_root: bool,
-    ) -> Result<bool, FlattenError> {
+    ) -> Fallible<bool> {
         sc.skip_ws();
         if sc.peek() == Some(b'}') {
             sc.pos += 1;
@@ -580,7 +593,7 @@ impl Flattener {
             raw
         };
         if !at_start {
-            self.path.extend_from_slice(&self.sep);
+            push_separator(&mut self.path, &self.sep);
         }
         if !self.opts.normalize_keys {
             self.path.extend_from_slice(key);
@@ -634,7 +647,7 @@ impl Flattener {
         out: &mut Vec<u8>,
         depth: usize,
         level: usize,
-    ) -> Result<(), FlattenError> {
+    ) -> Fallible<()> {
         let top = level == 0;
         match sc.peek() {
             Some(b'{') => {
@@ -703,7 +716,7 @@ impl Flattener {
     }
 
     /// Validate and skip the value at `pos`.
-    fn skip(&mut self, sc: &mut Scanner) -> Result<(), FlattenError> {
+    fn skip(&mut self, sc: &mut Scanner) -> Fallible<()> {
         self.scratch.clear();
         let mut scratch = std::mem::take(&mut self.scratch);
         let result = sc.minify_value(&mut scratch, 0, self.opts.hard_max_depth);
@@ -718,7 +731,7 @@ impl Flattener {
         out: &mut Vec<u8>,
         depth: usize,
         level: usize,
-    ) -> Result<(), FlattenError> {
+    ) -> Fallible<()> {
         let mut json = std::mem::take(&mut self.scratch);
         json.clear();
         let result = sc
@@ -734,7 +747,7 @@ impl Flattener {
         out: &mut Vec<u8>,
         depth: usize,
         level: usize,
-    ) -> Result<(), FlattenError> {
+    ) -> Fallible<()> {
         sc.pos += 1;
         sc.skip_ws();
         if sc.peek() == Some(b']') {
@@ -748,12 +761,12 @@ impl Flattener {
         let mut index = 0usize;
         loop {
             if index >= self.opts.max_array_items {
-                return Err(FlattenError::TooManyItems {
+                return Err(Box::new(FlattenError::TooManyItems {
                     path: String::from_utf8_lossy(&self.path[..prefix_len]).into_owned(),
                     limit: self.opts.max_array_items,
-                });
+                }));
             }
-            self.path.extend_from_slice(&self.sep);
+            push_separator(&mut self.path, &self.sep);
             self.path.extend_from_slice(index.to_string().as_bytes());
             sc.skip_ws();
             self.value(sc, out, depth + 1, level)?;
@@ -772,7 +785,7 @@ impl Flattener {
         out: &mut Vec<u8>,
         depth: usize,
         level: usize,
-    ) -> Result<(), FlattenError> {
+    ) -> Fallible<()> {
         // Write the array into a buffer of its own (reused per level), then as one raw
         // member value.
         while self.array_buffers.len() <= level {
@@ -800,7 +813,7 @@ impl Flattener {
         out: &mut Vec<u8>,
         depth: usize,
         level: usize,
-    ) -> Result<bool, FlattenError> {
+    ) -> Fallible<bool> {
         sc.pos += 1;
         out.push(b'[');
         sc.skip_ws();
@@ -851,12 +864,7 @@ impl Flattener {
     }
 
     /// Write member `<final key>: value` into the object of namespace `level`.
-    fn member(
-        &mut self,
-        out: &mut Vec<u8>,
-        level: usize,
-        value: Value,
-    ) -> Result<(), FlattenError> {
+    fn member(&mut self, out: &mut Vec<u8>, level: usize, value: Value) -> Fallible<()> {
         // (Checking emptiness first saves hashing every key when there are no renames.)
         let renamed = (level == 0 && !self.renames.is_empty())
             .then(|| self.renames.get(&self.path))
@@ -913,7 +921,7 @@ impl Flattener {
                 Collision::Fail => {
                     let key_text = String::from_utf8_lossy(&key).into_owned();
                     self.candidate = key;
-                    return Err(FlattenError::Collision { key: key_text });
+                    return Err(Box::new(FlattenError::Collision { key: key_text }));
                 }
                 Collision::First => {
                     self.candidate = key;
@@ -1021,7 +1029,7 @@ impl Flattener {
         end: usize,
         line_start: usize,
         out: &mut Vec<u8>,
-    ) -> Result<(), FlattenError> {
+    ) -> Fallible<()> {
         let base: Vec<u8> = out[line_start..].to_vec();
         let base_ns = self.namespaces[0].clone();
         let base_drop = self.drop_hit;
@@ -1039,10 +1047,10 @@ impl Flattener {
         let mut count = 0usize;
         loop {
             if count >= self.opts.max_array_items {
-                return Err(FlattenError::TooManyItems {
+                return Err(Box::new(FlattenError::TooManyItems {
                     path: String::from_utf8_lossy(&path).into_owned(),
                     limit: self.opts.max_array_items,
-                });
+                }));
             }
             let element_line = out.len();
             out.extend_from_slice(&base[..base.len() - 1]);

@@ -2,7 +2,7 @@
 //! recursion. The flattener builds on it and copies numbers and strings verbatim (so
 //! numbers keep their exact digits and strings their escapes).
 
-use super::FlattenError;
+use super::{Fallible, FlattenError};
 
 pub(crate) struct Scanner<'a> {
     pub input: &'a [u8],
@@ -79,16 +79,16 @@ impl<'a> Scanner<'a> {
         self.pos >= self.input.len()
     }
 
-    pub fn error(&self, expected: &'static str) -> FlattenError {
-        FlattenError::Syntax {
+    pub fn error(&self, expected: &'static str) -> Box<FlattenError> {
+        Box::new(FlattenError::Syntax {
             offset: self.pos,
             expected,
             found: self.peek().map(|b| b as char),
-        }
+        })
     }
 
     #[inline]
-    pub fn expect(&mut self, byte: u8, expected: &'static str) -> Result<(), FlattenError> {
+    pub fn expect(&mut self, byte: u8, expected: &'static str) -> Fallible<()> {
         self.skip_ws();
         if self.peek() == Some(byte) {
             self.pos += 1;
@@ -101,7 +101,7 @@ impl<'a> Scanner<'a> {
     /// After an element of an object (`close` = `}`) or array (`]`): `true` after a `,`
     /// (another element follows), `false` after the closing bracket (consumed).
     #[inline]
-    pub fn more_elements(&mut self, close: u8) -> Result<bool, FlattenError> {
+    pub fn more_elements(&mut self, close: u8) -> Fallible<bool> {
         self.skip_ws();
         match self.peek() {
             Some(b',') => {
@@ -123,7 +123,7 @@ impl<'a> Scanner<'a> {
     /// A string at `pos` (which must be `"`): returns the span of its content (without
     /// quotes) and whether it contains escapes. Validates escapes and control characters.
     #[inline]
-    pub fn string(&mut self) -> Result<(usize, usize, bool), FlattenError> {
+    pub fn string(&mut self) -> Fallible<(usize, usize, bool)> {
         if self.peek() != Some(b'"') {
             return Err(self.error("a string"));
         }
@@ -173,7 +173,7 @@ impl<'a> Scanner<'a> {
 
     /// A number at `pos`, validated against JSON's grammar; returns its span.
     #[inline]
-    pub fn number(&mut self) -> Result<(usize, usize), FlattenError> {
+    pub fn number(&mut self) -> Fallible<(usize, usize)> {
         let input = self.input;
         let start = self.pos;
         let mut i = self.pos;
@@ -221,7 +221,7 @@ impl<'a> Scanner<'a> {
 
     /// `true`, `false` or `null` at `pos`; returns the span.
     #[inline]
-    pub fn literal(&mut self) -> Result<(usize, usize), FlattenError> {
+    pub fn literal(&mut self) -> Fallible<(usize, usize)> {
         let start = self.pos;
         for word in [&b"true"[..], b"false", b"null"] {
             if self.input[self.pos..].starts_with(word) {
@@ -240,7 +240,7 @@ impl<'a> Scanner<'a> {
         out: &mut Vec<u8>,
         base_depth: usize,
         max_depth: usize,
-    ) -> Result<(), FlattenError> {
+    ) -> Fallible<()> {
         // Each open container: expecting a key (object) or a value (array).
         let mut stack: Vec<bool> = Vec::new(); // true = object
         self.skip_ws();
@@ -251,7 +251,7 @@ impl<'a> Scanner<'a> {
                 Some(b'{') | Some(b'[') => {
                     let is_object = self.peek() == Some(b'{');
                     if base_depth + stack.len() + 1 > max_depth {
-                        return Err(FlattenError::TooDeep { limit: max_depth });
+                        return Err(Box::new(FlattenError::TooDeep { limit: max_depth }));
                     }
                     out.push(if is_object { b'{' } else { b'[' });
                     self.pos += 1;
@@ -318,7 +318,7 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    fn minify_key(&mut self, out: &mut Vec<u8>) -> Result<(), FlattenError> {
+    fn minify_key(&mut self, out: &mut Vec<u8>) -> Fallible<()> {
         self.skip_ws();
         let (s, e, _) = self.string()?;
         out.extend_from_slice(&self.input[s - 1..=e]);
