@@ -154,6 +154,10 @@ pub const ENVELOPE_BYTES: usize = 14;
 
 /// Serialized length of `s` as a JSON string (as `serde_json` escapes it).
 pub fn json_string_len(s: &str) -> usize {
+    // Ids and base64 are plain: one scan, no per-byte sum.
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        return s.len() + 2;
+    }
     2 + s
         .bytes()
         .map(|b| match b {

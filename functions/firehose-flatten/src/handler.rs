@@ -57,6 +57,35 @@ pub enum RecordError {
     Reingest(String),
 }
 
+/// Per-record counters, summed locally and added to the metrics once per batch (a
+/// metrics update takes a lock and a map lookup; a batch has thousands of records).
+#[derive(Debug, Default)]
+struct Tally {
+    bytes_in: u64,
+    bytes_out: u64,
+    collisions: u64,
+    lines: u64,
+    ok: u64,
+    dropped: u64,
+    failed: u64,
+}
+
+impl Tally {
+    fn add_to(&self, metrics: &Metrics) {
+        for (name, n) in [
+            (metric::BYTES_IN, self.bytes_in),
+            (metric::BYTES_OUT, self.bytes_out),
+            (metric::COLLISIONS, self.collisions),
+            (metric::LINES, self.lines),
+            (metric::OK, self.ok),
+            (metric::DROPPED, self.dropped),
+            (metric::FAILED, self.failed),
+        ] {
+            metrics.count(name, n);
+        }
+    }
+}
+
 enum State {
     Ok {
         data: Data,
@@ -232,6 +261,7 @@ impl<R: StreamPut> FirehoseFlatten<R> {
         // Decoded record bytes, reused across records; kept (moved into the record) only
         // when the record must be re-ingested.
         let mut decoded = Vec::new();
+        let mut tally = Tally::default();
         for (index, record) in event.records.iter().enumerate() {
             let original_b64 = record.data.as_ref().and_then(|d| d.as_str());
             let mut p = Prepared {
@@ -245,7 +275,7 @@ impl<R: StreamPut> FirehoseFlatten<R> {
             p.state = if budget.full {
                 // The response is full: later records are re-ingested from their original
                 // bytes, so flattening them now would be wasted work.
-                self.decode(record, original_b64, &mut p.original, metrics)
+                self.decode(record, original_b64, &mut p.original, &mut tally)
                     .unwrap_or(State::Overflow)
             } else {
                 match &mut flattener {
@@ -259,7 +289,7 @@ impl<R: StreamPut> FirehoseFlatten<R> {
                                 &mut out,
                                 &mut decoded,
                                 now_ms,
-                                metrics,
+                                &mut tally,
                             )
                         });
                         match result {
@@ -281,7 +311,7 @@ impl<R: StreamPut> FirehoseFlatten<R> {
         }
         self.reingest_overflow(event, &mut prepared, deadline, metrics)
             .await;
-        self.respond(prepared, &budget.id_lens, metrics)
+        self.respond(prepared, &budget.id_lens, tally, metrics)
     }
 
     /// Decode, gunzip and flatten one record.
@@ -294,9 +324,9 @@ impl<R: StreamPut> FirehoseFlatten<R> {
         out: &mut Vec<u8>,
         original: &mut Vec<u8>,
         now_ms: i64,
-        metrics: &Metrics,
+        tally: &mut Tally,
     ) -> State {
-        if let Some(done) = self.decode(record, original_b64, original, metrics) {
+        if let Some(done) = self.decode(record, original_b64, original, tally) {
             return done;
         }
         let gunzipped;
@@ -321,8 +351,8 @@ impl<R: StreamPut> FirehoseFlatten<R> {
             Ok(summary) => summary,
             Err(e) => return State::Failed(RecordError::Flatten(e)),
         };
-        metrics.count(metric::COLLISIONS, summary.collisions as u64);
-        metrics.count(metric::LINES, summary.lines as u64);
+        tally.collisions += summary.collisions as u64;
+        tally.lines += summary.lines as u64;
         if summary.lines == 0 {
             tracing::debug!(recordId = %record.record_id, dropped = summary.dropped as u64, "every object matched DROP_WHERE");
             return State::Dropped;
@@ -356,7 +386,7 @@ impl<R: StreamPut> FirehoseFlatten<R> {
         record: &FirehoseRecord,
         original_b64: Option<&str>,
         original: &mut Vec<u8>,
-        metrics: &Metrics,
+        tally: &mut Tally,
     ) -> Option<State> {
         let Some(b64) = original_b64 else {
             return Some(State::Failed(RecordError::DataNotString));
@@ -366,7 +396,7 @@ impl<R: StreamPut> FirehoseFlatten<R> {
         if let Err(e) = base64_simd::STANDARD.decode_append(b64, original) {
             return Some(State::Failed(RecordError::Base64(e)));
         }
-        metrics.count(metric::BYTES_IN, original.len() as u64);
+        tally.bytes_in += original.len() as u64;
         if original.iter().all(u8::is_ascii_whitespace) {
             tracing::debug!(recordId = %record.record_id, "empty record dropped");
             return Some(State::Dropped);
@@ -443,6 +473,7 @@ impl<R: StreamPut> FirehoseFlatten<R> {
         &self,
         prepared: Vec<Prepared>,
         id_lens: &[usize],
+        mut tally: Tally,
         metrics: &Metrics,
     ) -> FirehoseResponse {
         let mut response = FirehoseResponse {
@@ -456,8 +487,8 @@ impl<R: StreamPut> FirehoseFlatten<R> {
                     keys,
                     out_bytes,
                 } => {
-                    metrics.count(metric::OK, 1);
-                    metrics.count(metric::BYTES_OUT, out_bytes as u64);
+                    tally.ok += 1;
+                    tally.bytes_out += out_bytes as u64;
                     ResponseRecord {
                         record_id,
                         result: RecordResult::Ok,
@@ -466,7 +497,7 @@ impl<R: StreamPut> FirehoseFlatten<R> {
                     }
                 }
                 State::Dropped => {
-                    metrics.count(metric::DROPPED, 1);
+                    tally.dropped += 1;
                     ResponseRecord {
                         record_id,
                         result: RecordResult::Dropped,
@@ -475,7 +506,7 @@ impl<R: StreamPut> FirehoseFlatten<R> {
                     }
                 }
                 State::Failed(error) => {
-                    metrics.count(metric::FAILED, 1);
+                    tally.failed += 1;
                     tracing::warn!(recordId = %record_id, error = %error, "record ProcessingFailed");
                     let data = if p.failed_with_data {
                         p.original_b64.map(Data::text)
@@ -510,6 +541,7 @@ impl<R: StreamPut> FirehoseFlatten<R> {
                     )
                 })
                 .sum::<usize>();
+        tally.add_to(metrics);
         metrics.record(
             metric::RESPONSE_BYTES,
             ferrolake_shared::telemetry::Unit::Bytes,

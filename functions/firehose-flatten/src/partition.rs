@@ -130,9 +130,9 @@ pub fn partition_values(
         .map(|k| {
             let value = match &k.source {
                 PartitionSource::Field(_) => {
-                    let v = watched.get(field_index).cloned().flatten();
+                    let v = watched.get(field_index).and_then(Option::as_deref);
                     field_index += 1;
-                    v.map(|v| sanitize_value(&v, default))
+                    v.map(|v| sanitize_value(v, default))
                         .unwrap_or_else(|| default.to_string())
                 }
                 PartitionSource::ArrivalDate => format!("{year:04}-{month:02}-{day:02}"),

@@ -193,27 +193,86 @@ impl Namespace {
         self.object_start = object_start;
     }
 
+    #[inline]
     fn find(&self, hash: u64, key: &[u8]) -> Option<usize> {
         if self.slots.is_empty() {
             return None;
         }
+        self.probe(hash, key).ok()
+    }
+
+    /// The entry with this key, or the free slot where it would go. Needs at least one
+    /// slot (see [`Self::reserve_one`]).
+    #[inline]
+    fn probe(&self, hash: u64, key: &[u8]) -> Result<usize, usize> {
         let mask = self.slots.len() - 1;
         let mut i = hash as usize & mask;
         loop {
             let slot = self.slots[i];
             if slot.generation != self.generation {
-                return None;
+                return Err(i);
             }
             if slot.hash == hash {
                 let e = &self.entries[slot.entry as usize];
                 if &self.arena[e.start as usize..(e.start + e.len) as usize] == key {
-                    return Some(slot.entry as usize);
+                    return Ok(slot.entry as usize);
                 }
             }
             i = (i + 1) & mask;
         }
     }
 
+    /// Make room for one more key, keeping the load factor at or below 1/2.
+    #[inline]
+    fn reserve_one(&mut self) {
+        if (self.entries.len() + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+    }
+
+    #[cold]
+    fn grow(&mut self) {
+        let size = (self.slots.len() * 2).max(64);
+        self.slots = vec![Slot::default(); size];
+        let current: Vec<(u64, u32)> = self
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.hash, i as u32))
+            .collect();
+        for (h, i) in current {
+            self.place(h, i);
+        }
+    }
+
+    /// Add a key (not present) at the free slot `probe` returned.
+    #[inline]
+    fn insert_at(
+        &mut self,
+        slot: usize,
+        hash: u64,
+        key: &[u8],
+        member_start: usize,
+        member_end: usize,
+    ) {
+        let start = self.arena.len() as u32;
+        self.arena.extend_from_slice(key);
+        let entry = self.entries.len() as u32;
+        self.entries.push(KeyEntry {
+            start,
+            len: key.len() as u32,
+            hash,
+            member_start,
+            member_end,
+        });
+        self.slots[slot] = Slot {
+            generation: self.generation,
+            entry,
+            hash,
+        };
+    }
+
+    #[inline]
     fn place(&mut self, hash: u64, entry: u32) {
         let mask = self.slots.len() - 1;
         let mut i = hash as usize & mask;
@@ -227,32 +286,12 @@ impl Namespace {
         };
     }
 
+    #[inline]
     fn insert(&mut self, hash: u64, key: &[u8], member_start: usize, member_end: usize) {
-        // Keep the load factor at or below 1/2.
-        if (self.entries.len() + 1) * 2 > self.slots.len() {
-            let size = (self.slots.len() * 2).max(64);
-            self.slots = vec![Slot::default(); size];
-            let current: Vec<(u64, u32)> = self
-                .entries
-                .iter()
-                .enumerate()
-                .map(|(i, e)| (e.hash, i as u32))
-                .collect();
-            for (h, i) in current {
-                self.place(h, i);
-            }
+        self.reserve_one();
+        if let Err(slot) = self.probe(hash, key) {
+            self.insert_at(slot, hash, key, member_start, member_end);
         }
-        let start = self.arena.len() as u32;
-        self.arena.extend_from_slice(key);
-        let entry = self.entries.len() as u32;
-        self.entries.push(KeyEntry {
-            start,
-            len: key.len() as u32,
-            hash,
-            member_start,
-            member_end,
-        });
-        self.place(hash, entry);
     }
 }
 
@@ -623,16 +662,19 @@ impl Flattener {
         }
     }
 
+    #[inline]
     fn excluded(&self) -> bool {
         self.exclude.iter().any(|p| under(&self.path, p, &self.sep))
     }
 
     /// With an allow-list: keep a leaf only if it is at or below an allowed path.
+    #[inline]
     fn allowed_leaf(&self) -> bool {
         self.include.is_empty() || self.include.iter().any(|p| under(&self.path, p, &self.sep))
     }
 
     /// With an allow-list: descend into an object if an allowed path is at, below or above it.
+    #[inline]
     fn allowed_descend(&self) -> bool {
         self.include.is_empty()
             || self
@@ -874,8 +916,9 @@ impl Flattener {
             // The common case: the path is the key and is new in its object, so it is
             // written straight from the path, without a copy.
             let hash = hash_key(&self.path);
-            if self.namespaces[level].find(hash, &self.path).is_none() {
-                let ns = &mut self.namespaces[level];
+            let ns = &mut self.namespaces[level];
+            ns.reserve_one();
+            if let Err(slot) = ns.probe(hash, &self.path) {
                 let member_start = out.len();
                 if !ns.first {
                     out.push(b',');
@@ -894,7 +937,7 @@ impl Flattener {
                     Value::Raw(raw) => out.extend_from_slice(raw),
                     Value::Text(text) => write_json_string(out, text),
                 }
-                ns.insert(hash, &self.path, member_start, out.len());
+                ns.insert_at(slot, hash, &self.path, member_start, out.len());
                 if level == 0 && (!self.watch.is_empty() || !self.drop_rules.is_empty()) {
                     let path = std::mem::take(&mut self.path);
                     self.observe(&path, &value);

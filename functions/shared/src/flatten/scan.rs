@@ -122,7 +122,7 @@ impl<'a> Scanner<'a> {
 
     /// A string at `pos` (which must be `"`): returns the span of its content (without
     /// quotes) and whether it contains escapes. Validates escapes and control characters.
-    #[inline]
+    #[inline(always)]
     pub fn string(&mut self) -> Fallible<(usize, usize, bool)> {
         if self.peek() != Some(b'"') {
             return Err(self.error("a string"));
