@@ -149,11 +149,22 @@ pub struct FlattenSummary {
 
 #[derive(Debug, Clone, Copy)]
 struct KeyEntry {
-    start: u32,
+    /// Where the key's bytes are: in the output buffer (written verbatim as the member's
+    /// key) or, for keys written escaped, in the namespace's arena.
+    start: usize,
     len: u32,
+    in_output: bool,
     hash: u64,
     member_start: usize,
     member_end: usize,
+}
+
+/// Where a new key's bytes can be compared later.
+enum KeyBytes<'k> {
+    /// Already in the output buffer at this position (no copy).
+    InOutput(usize),
+    /// To be copied into the arena.
+    Copy(&'k [u8]),
 }
 
 /// One slot of the open-addressing index: valid only when `generation` matches the
@@ -165,8 +176,9 @@ struct Slot {
     hash: u64,
 }
 
-/// The keys of one output object: an arena of key bytes and an open-addressing index of
-/// their hashes, reused across objects so that flattening allocates nothing per key.
+/// The keys of one output object: an open-addressing index of their hashes over the key
+/// bytes (mostly in the output buffer itself, else in an arena), reused across objects so
+/// that flattening allocates and copies nothing per key.
 #[derive(Debug, Default, Clone)]
 struct Namespace {
     arena: Vec<u8>,
@@ -194,17 +206,17 @@ impl Namespace {
     }
 
     #[inline]
-    fn find(&self, hash: u64, key: &[u8]) -> Option<usize> {
+    fn find(&self, hash: u64, key: &[u8], out: &[u8]) -> Option<usize> {
         if self.slots.is_empty() {
             return None;
         }
-        self.probe(hash, key).ok()
+        self.probe(hash, key, out).ok()
     }
 
     /// The entry with this key, or the free slot where it would go. Needs at least one
     /// slot (see [`Self::reserve_one`]).
     #[inline]
-    fn probe(&self, hash: u64, key: &[u8]) -> Result<usize, usize> {
+    fn probe(&self, hash: u64, key: &[u8], out: &[u8]) -> Result<usize, usize> {
         let mask = self.slots.len() - 1;
         let mut i = hash as usize & mask;
         loop {
@@ -214,7 +226,8 @@ impl Namespace {
             }
             if slot.hash == hash {
                 let e = &self.entries[slot.entry as usize];
-                if &self.arena[e.start as usize..(e.start + e.len) as usize] == key {
+                let bytes = if e.in_output { out } else { &self.arena };
+                if bytes.get(e.start..e.start + e.len as usize) == Some(key) {
                     return Ok(slot.entry as usize);
                 }
             }
@@ -252,15 +265,23 @@ impl Namespace {
         slot: usize,
         hash: u64,
         key: &[u8],
+        bytes: KeyBytes,
         member_start: usize,
         member_end: usize,
     ) {
-        let start = self.arena.len() as u32;
-        self.arena.extend_from_slice(key);
+        let (start, in_output) = match bytes {
+            KeyBytes::InOutput(start) => (start, true),
+            KeyBytes::Copy(key) => {
+                let start = self.arena.len();
+                self.arena.extend_from_slice(key);
+                (start, false)
+            }
+        };
         let entry = self.entries.len() as u32;
         self.entries.push(KeyEntry {
             start,
             len: key.len() as u32,
+            in_output,
             hash,
             member_start,
             member_end,
@@ -287,10 +308,37 @@ impl Namespace {
     }
 
     #[inline]
-    fn insert(&mut self, hash: u64, key: &[u8], member_start: usize, member_end: usize) {
+    fn insert(
+        &mut self,
+        hash: u64,
+        key: &[u8],
+        out: &[u8],
+        member_start: usize,
+        member_end: usize,
+    ) {
         self.reserve_one();
-        if let Err(slot) = self.probe(hash, key) {
-            self.insert_at(slot, hash, key, member_start, member_end);
+        if let Err(slot) = self.probe(hash, key, out) {
+            self.insert_at(
+                slot,
+                hash,
+                key,
+                KeyBytes::Copy(key),
+                member_start,
+                member_end,
+            );
+        }
+    }
+
+    /// Move every position by `delta` (the object was copied elsewhere in the buffer).
+    fn shift(&mut self, delta: isize) {
+        let moved = |p: usize| (p as isize + delta) as usize;
+        self.object_start = moved(self.object_start);
+        for e in &mut self.entries {
+            e.member_start = moved(e.member_start);
+            e.member_end = moved(e.member_end);
+            if e.in_output {
+                e.start = moved(e.start);
+            }
         }
     }
 }
@@ -574,18 +622,40 @@ impl Flattener {
             holes.sort_unstable();
             let mut kept = Vec::with_capacity(out.len() - start);
             let mut at = start;
-            for (s, e) in holes {
+            for &(s, e) in &holes {
                 kept.extend_from_slice(&out[at..s]);
                 at = e;
             }
             kept.extend_from_slice(&out[at..]);
             // Members are written with a leading comma after the first; removing the first
             // member leaves `{,` behind.
-            if kept.get(1) == Some(&b',') {
+            let comma_removed = kept.get(1) == Some(&b',');
+            if comma_removed {
                 kept.remove(1);
             }
             out.truncate(start);
             out.extend_from_slice(&kept);
+            // Keep the index's positions true for the compacted object (explode copies it).
+            let moved = |p: usize| {
+                let removed: usize = holes
+                    .iter()
+                    .filter(|&&(_, end)| end <= p)
+                    .map(|&(s, e)| e - s)
+                    .sum();
+                let p = p - removed;
+                if comma_removed && p > start + 1 {
+                    p - 1
+                } else {
+                    p
+                }
+            };
+            for e in &mut ns.entries {
+                e.member_start = moved(e.member_start);
+                e.member_end = moved(e.member_end);
+                if e.in_output {
+                    e.start = moved(e.start);
+                }
+            }
         }
         out.push(b'}');
     }
@@ -918,26 +988,29 @@ impl Flattener {
             let hash = hash_key(&self.path);
             let ns = &mut self.namespaces[level];
             ns.reserve_one();
-            if let Err(slot) = ns.probe(hash, &self.path) {
+            if let Err(slot) = ns.probe(hash, &self.path, out) {
                 let member_start = out.len();
                 if !ns.first {
                     out.push(b',');
                 }
                 ns.first = false;
-                if self.keys_plain {
+                let key_bytes = if self.keys_plain {
                     out.reserve(self.path.len() + 3);
                     out.push(b'"');
+                    let key_start = out.len();
                     out.extend_from_slice(&self.path);
                     out.extend_from_slice(b"\":");
+                    KeyBytes::InOutput(key_start)
                 } else {
                     write_json_string(out, &self.path);
                     out.push(b':');
-                }
+                    KeyBytes::Copy(&self.path)
+                };
                 match &value {
                     Value::Raw(raw) => out.extend_from_slice(raw),
                     Value::Text(text) => write_json_string(out, text),
                 }
-                ns.insert_at(slot, hash, &self.path, member_start, out.len());
+                ns.insert_at(slot, hash, &self.path, key_bytes, member_start, out.len());
                 if level == 0 && (!self.watch.is_empty() || !self.drop_rules.is_empty()) {
                     let path = std::mem::take(&mut self.path);
                     self.observe(&path, &value);
@@ -958,7 +1031,7 @@ impl Flattener {
         }
         let mut hash = hash_key(&key);
         let mut replaced = None;
-        if let Some(existing) = self.namespaces[level].find(hash, &key) {
+        if let Some(existing) = self.namespaces[level].find(hash, &key, out) {
             self.summary.collisions += 1;
             match self.opts.collision {
                 Collision::Fail => {
@@ -984,7 +1057,7 @@ impl Flattener {
                             key.extend_from_slice(&suffix);
                         }
                         hash = hash_key(&key);
-                        if self.namespaces[level].find(hash, &key).is_none() {
+                        if self.namespaces[level].find(hash, &key, out).is_none() {
                             break;
                         }
                         n += 1;
@@ -1010,12 +1083,17 @@ impl Flattener {
         }
         let member_end = out.len();
         if let Some(existing) = replaced {
-            // The replacement keeps the key's place in the index.
+            // The replacement keeps the key's place in the index; its bytes move to the
+            // arena, as the replaced member becomes a hole.
+            let arena_start = ns.arena.len();
+            ns.arena.extend_from_slice(&key);
             let e = &mut ns.entries[existing];
+            e.start = arena_start;
+            e.in_output = false;
             e.member_start = member_start;
             e.member_end = member_end;
         } else {
-            ns.insert(hash, &key, member_start, member_end);
+            ns.insert(hash, &key, out, member_start, member_end);
         }
         if level == 0 && (!self.watch.is_empty() || !self.drop_rules.is_empty()) {
             self.observe(&key, &value);
@@ -1098,12 +1176,7 @@ impl Flattener {
             let element_line = out.len();
             out.extend_from_slice(&base[..base.len() - 1]);
             let mut ns = base_ns.clone();
-            let delta = element_line as isize - line_start as isize;
-            ns.object_start = element_line;
-            for e in &mut ns.entries {
-                e.member_start = (e.member_start as isize + delta) as usize;
-                e.member_end = (e.member_end as isize + delta) as usize;
-            }
+            ns.shift(element_line as isize - line_start as isize);
             self.namespaces[0] = ns;
             self.drop_hit = base_drop;
             self.path.clear();

@@ -180,6 +180,23 @@ fn array_modes() {
 }
 
 #[test]
+fn explode_after_a_last_wins_collision_replaces_the_right_member() {
+    // The base object is compacted (the replaced `a` removed) before it is copied per
+    // element; an element key that collides with a base key must then replace the base
+    // member at its compacted position.
+    let o = opts(|o| {
+        o.array_mode = ArrayMode::Explode;
+        o.explode_path = Some("items".into());
+        o.collision = Collision::Last;
+    });
+    let input = r#"{"a": 1, "A": 2, "items_x": 0, "items": [{"x": 5}, {"x": 6}], "z": 3}"#;
+    assert_eq!(
+        flat_with(o, input).unwrap(),
+        "{\"a\":2,\"z\":3,\"items_x\":5}\n{\"a\":2,\"z\":3,\"items_x\":6}\n"
+    );
+}
+
+#[test]
 fn explode_emits_one_line_per_element() {
     let o = opts(|o| {
         o.array_mode = ArrayMode::Explode;
