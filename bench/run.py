@@ -69,7 +69,11 @@ def criterion(smoke):
     for path in (TARGET / "criterion").glob("*/*/*/new/benchmark.json"):
         meta = json.loads(path.read_text())
         estimates = json.loads((path.parent / "estimates.json").read_text())
+        sample = json.loads((path.parent / "sample.json").read_text())
         results[(meta["group_id"], meta["function_id"], meta["value_str"])] = {
+            # The fastest sample's time per iteration: what the code does when the host
+            # leaves the core alone (reported beside the median, never instead of it).
+            "best_s": min(t / n for t, n in zip(sample["times"], sample["iters"])) / 1e9,
             "median_s": estimates["median"]["point_estimate"] / 1e9,
             "low_s": estimates["median"]["confidence_interval"]["lower_bound"] / 1e9,
             "high_s": estimates["median"]["confidence_interval"]["upper_bound"] / 1e9,
@@ -557,11 +561,12 @@ def main():
         size = doc.stat().st_size
         rust = c[("firehose-flatten", "handler, arrays indexed", f"{mb}MB")]["median_s"]
         defaults = c[("firehose-flatten", "handler", f"{mb}MB")]["median_s"]
+        best = min(c[("firehose-flatten", h, f"{mb}MB")]["best_s"] for h in ["handler", "handler, arrays indexed"])
         floor = c[("firehose-flatten", "value-round-trip", f"{mb}MB")]["median_s"]
         fj = peer_throughput("firehose_flatten_json", doc, peer_seconds)
         plain = peer_throughput("firehose_plain_json", doc, peer_seconds)
         r["firehose"].append({"batch": f"{mb} MB", "bytes": size, "rust_mbs": mbs(size, rust), "floor_mbs": mbs(size, floor),
-                              "defaults_mbs": mbs(size, defaults), "defaults_s": defaults,
+                              "defaults_mbs": mbs(size, defaults), "defaults_s": defaults, "best_mbs": mbs(size, best),
                               "flatten_json_mbs": mbs(size, fj["median_s"]), "plain_mbs": mbs(size, plain["median_s"]),
                               "rust_s": rust, "flatten_json_s": fj["median_s"], "plain_s": plain["median_s"]})
         log(f"firehose {mb} MB: ferrolake {mbs(size, rust):.0f} MB/s, flatten_json {mbs(size, fj['median_s']):.1f}, "
@@ -619,11 +624,13 @@ def main():
     rss_rust = {n: b["rss_mib"] for n, b in r["largest"].items() if not n.startswith("python")}
     k = r["catalog"]
     r["goals"] = [
-        {"goal": "flatten ≥ 200 MB/s on one core", "measured": ", ".join(f"{f['batch']}: {f['rust_mbs']:.0f} MB/s indexed, {f['defaults_mbs']:.0f} MB/s defaults" for f in r["firehose"]),
+        {"goal": "flatten ≥ 200 MB/s on one core", "measured": "; ".join(
+            f"{f['batch']}: {f['rust_mbs']:.0f} MB/s indexed, {f['defaults_mbs']:.0f} MB/s defaults (medians; "
+            f"fastest sample {f.get('best_mbs', 0):.0f} MB/s)" for f in r["firehose"]),
          "met": all(min(f["rust_mbs"], f["defaults_mbs"]) >= 200 for f in r["firehose"]),
-         "why": "this machine runs JSON at about half the speed the issue's figures assume — the Value floor "
-                "(quoted at 117 MB/s) and both Python peers (quoted at 17 and 22 MB/s) all measure about half "
-                "here — while the ratio goals, which do not depend on the machine, are met; see Notes"},
+         "why": "the medians include stretches when the host's other tenants share the core: the same code's "
+                "fastest sample in the same run is given beside them, and an L2-resident flatten loop shows the "
+                "same 2× spread; see Notes"},
         {"goal": "flatten ≥ 12× `flatten_json`", "measured": ", ".join(f"{f['batch']}: {f['rust_mbs'] / f['flatten_json_mbs']:.1f}×" for f in r["firehose"]),
          "met": all(f["rust_mbs"] / f["flatten_json_mbs"] >= 12 for f in r["firehose"]), "why": "see the firehose-flatten notes"},
         {"goal": "flatten ≥ 1.7× the Value round-trip floor", "measured": ", ".join(f"{f['batch']}: {f['rust_mbs'] / f['floor_mbs']:.2f}×" for f in r["firehose"]),
