@@ -398,6 +398,41 @@ static NORMAL_KEY_BYTE: [u8; 256] = {
     table
 };
 
+/// Write one member, `"key":value` (after a comma unless it is the object's first), and
+/// say where its key's bytes can be compared later: in `out` when written verbatim
+/// (`plain_key`: nothing in it needs escaping), else to be copied. Always inlined: it is
+/// the per-member hot path (an out-of-line call measured ~7% slower flattening).
+#[inline(always)]
+fn write_member<'k>(
+    out: &mut Vec<u8>,
+    first: &mut bool,
+    key: &'k [u8],
+    plain_key: bool,
+    value: &Value,
+) -> KeyBytes<'k> {
+    if !*first {
+        out.push(b',');
+    }
+    *first = false;
+    let key_bytes = if plain_key {
+        out.reserve(key.len() + 3);
+        out.push(b'"');
+        let key_start = out.len();
+        out.extend_from_slice(key);
+        out.extend_from_slice(b"\":");
+        KeyBytes::InOutput(key_start)
+    } else {
+        write_json_string(out, key);
+        out.push(b':');
+        KeyBytes::Copy(key)
+    };
+    match value {
+        Value::Raw(raw) => out.extend_from_slice(raw),
+        Value::Text(text) => write_json_string(out, text),
+    }
+    key_bytes
+}
+
 #[inline]
 fn push_separator(path: &mut Vec<u8>, sep: &[u8]) {
     // The usual one-byte separator without a call to memcpy.
@@ -990,26 +1025,8 @@ impl Flattener {
             ns.reserve_one();
             if let Err(slot) = ns.probe(hash, &self.path, out) {
                 let member_start = out.len();
-                if !ns.first {
-                    out.push(b',');
-                }
-                ns.first = false;
-                let key_bytes = if self.keys_plain {
-                    out.reserve(self.path.len() + 3);
-                    out.push(b'"');
-                    let key_start = out.len();
-                    out.extend_from_slice(&self.path);
-                    out.extend_from_slice(b"\":");
-                    KeyBytes::InOutput(key_start)
-                } else {
-                    write_json_string(out, &self.path);
-                    out.push(b':');
-                    KeyBytes::Copy(&self.path)
-                };
-                match &value {
-                    Value::Raw(raw) => out.extend_from_slice(raw),
-                    Value::Text(text) => write_json_string(out, text),
-                }
+                let key_bytes =
+                    write_member(out, &mut ns.first, &self.path, self.keys_plain, &value);
                 ns.insert_at(slot, hash, &self.path, key_bytes, member_start, out.len());
                 if level == 0 && (!self.watch.is_empty() || !self.drop_rules.is_empty()) {
                     let path = std::mem::take(&mut self.path);
@@ -1071,16 +1088,8 @@ impl Flattener {
             ns.holes.push((e.member_start, e.member_end));
         }
         let member_start = out.len();
-        if !ns.first {
-            out.push(b',');
-        }
-        ns.first = false;
-        write_json_string(out, &key);
-        out.push(b':');
-        match &value {
-            Value::Raw(raw) => out.extend_from_slice(raw),
-            Value::Text(text) => write_json_string(out, text),
-        }
+        // Renamed keys need not be plain: written escaped, indexed from the arena.
+        write_member(out, &mut ns.first, &key, false, &value);
         let member_end = out.len();
         if let Some(existing) = replaced {
             // The replacement keeps the key's place in the index; its bytes move to the
