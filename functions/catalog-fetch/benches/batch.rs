@@ -108,6 +108,8 @@ fn benches(c: &mut Criterion) {
 criterion_group!(group, benches);
 
 fn main() {
+    // The malloc settings every function's runtime loop applies (`telemetry::run`).
+    ferrolake_shared::heap::keep_between_invocations();
     group();
     criterion::Criterion::default()
         .configure_from_args()

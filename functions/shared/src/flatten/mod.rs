@@ -914,7 +914,8 @@ impl Flattener {
                 }));
             }
             push_separator(&mut self.path, &self.sep);
-            self.path.extend_from_slice(index.to_string().as_bytes());
+            self.path
+                .extend_from_slice(itoa::Buffer::new().format(index).as_bytes());
             sc.skip_ws();
             self.value(sc, out, depth + 1, level)?;
             self.path.truncate(prefix_len);
@@ -1067,7 +1068,7 @@ impl Flattener {
                     loop {
                         key.truncate(base_len);
                         key.push(b'_');
-                        key.extend_from_slice(n.to_string().as_bytes());
+                        key.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
                         if self.opts.normalize_keys && key.len() > self.opts.max_key_bytes {
                             let suffix = key[base_len..].to_vec();
                             key.truncate(self.opts.max_key_bytes - suffix.len());

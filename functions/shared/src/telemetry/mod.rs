@@ -42,8 +42,9 @@ pub fn init(default_function_name: &str) {
         .try_init();
 }
 
-/// The Lambda runtime loop every function's `main` ends with: each invocation gets a
-/// fresh [`Metrics`] (flushed as EMF when it ends) and the handler's response. Handlers
+/// The Lambda runtime loop every function's `main` ends with: the heap is kept between
+/// invocations ([`crate::heap`]), each invocation gets a fresh [`Metrics`] (flushed as EMF
+/// when it ends) and the handler's response. Handlers
 /// answer per-record problems in their response, so the loop itself never fails an event.
 pub async fn run<E, R, F, Fut>(
     function: &'static str,
@@ -80,6 +81,9 @@ where
     let name = function_name(function);
     let name = name.as_str();
     let handler = &handler;
+    if !crate::heap::keep_between_invocations() {
+        tracing::debug!("malloc thresholds left at their defaults (not glibc)");
+    }
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<E>| async move {
             let response = with_metrics(name, |metrics| handler(event, metrics)).await;
