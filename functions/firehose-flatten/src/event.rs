@@ -3,7 +3,8 @@
 //! subsequence number fails the whole batch before the handler runs): everything but the
 //! record list is optional and loosely typed, and `data` is decoded per record.
 
-use serde::{Deserialize, Serialize};
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -31,9 +32,10 @@ pub struct FirehoseRecord {
     /// Epoch milliseconds; accepted as integer, fraction or numeric string.
     #[serde(default)]
     pub approximate_arrival_timestamp: Option<Value>,
-    /// Base64 of the record bytes; anything else fails only this record.
+    /// The record's bytes, base64-decoded while the event is parsed; anything but base64
+    /// fails only this record.
     #[serde(default)]
-    pub data: Option<Value>,
+    pub data: RecordData,
     #[serde(default)]
     pub kinesis_record_metadata: Option<Value>,
 }
@@ -50,6 +52,123 @@ impl FirehoseRecord {
             .as_ref()?
             .get("partitionKey")?
             .as_str()
+    }
+}
+
+/// A record's `data`. Decoded as the event is parsed, straight from the request body:
+/// no copy of the base64 text is kept (a 6 MB batch is mostly this text).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum RecordData {
+    /// Valid base64: the record's bytes.
+    Bytes(Vec<u8>),
+    /// A string that is not valid base64, kept as it came (answered with unchanged).
+    NotBase64(String),
+    /// Missing, null, or not a string.
+    #[default]
+    NotString,
+}
+
+impl RecordData {
+    fn from_text(text: &str) -> Self {
+        // SIMD base64 (runtime CPU detection: AVX2 on x86_64, NEON on arm64).
+        match base64_simd::STANDARD.decode_to_vec(text) {
+            Ok(bytes) => Self::Bytes(bytes),
+            Err(_) => Self::NotBase64(text.to_owned()),
+        }
+    }
+
+    /// The decoded bytes, if `data` was base64.
+    pub fn bytes(&self) -> Option<&[u8]> {
+        match self {
+            Self::Bytes(bytes) => Some(bytes),
+            _ => None,
+        }
+    }
+
+    /// Length of the record's `data` as base64 text in a response (no escaping needed for
+    /// base64; a `NotBase64` string is measured escaped).
+    pub fn base64_text_len(&self) -> Option<usize> {
+        match self {
+            Self::Bytes(bytes) => Some(base64_len(bytes.len())),
+            Self::NotBase64(text) => Some(json_string_len(text) - 2),
+            Self::NotString => None,
+        }
+    }
+
+    /// The record's `data` as it came, for a `ProcessingFailed` answer: the same bytes
+    /// (base64 re-encoded) or the same text.
+    pub fn to_response_data(&self) -> Option<Data> {
+        match self {
+            Self::Bytes(bytes) => Some(Data::base64_of(bytes)),
+            Self::NotBase64(text) => Some(Data::text(text)),
+            Self::NotString => None,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RecordData {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(RecordDataVisitor)
+    }
+}
+
+/// Accepts any JSON value, so that a record with odd `data` fails alone, not the event.
+struct RecordDataVisitor;
+
+impl<'de> Visitor<'de> for RecordDataVisitor {
+    type Value = RecordData;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("base64 text")
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<RecordData, E> {
+        Ok(RecordData::from_text(text))
+    }
+
+    fn visit_string<E: de::Error>(self, text: String) -> Result<RecordData, E> {
+        Ok(match RecordData::from_text(&text) {
+            RecordData::NotBase64(_) => RecordData::NotBase64(text),
+            decoded => decoded,
+        })
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<RecordData, D::Error> {
+        RecordData::deserialize(deserializer)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<RecordData, E> {
+        Ok(RecordData::NotString)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<RecordData, E> {
+        Ok(RecordData::NotString)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<RecordData, E> {
+        Ok(RecordData::NotString)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<RecordData, E> {
+        Ok(RecordData::NotString)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<RecordData, E> {
+        Ok(RecordData::NotString)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<RecordData, E> {
+        Ok(RecordData::NotString)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RecordData, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(RecordData::NotString)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RecordData, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(RecordData::NotString)
     }
 }
 
@@ -98,6 +217,15 @@ impl Data {
             // Not a plain JSON string after all: escape it properly.
             Err(_) => Self::text("<unencodable data>"),
         }
+    }
+
+    /// `bytes` as base64.
+    pub fn base64_of(bytes: &[u8]) -> Self {
+        let mut quoted = String::with_capacity(base64_len(bytes.len()) + 2);
+        quoted.push('"');
+        base64_simd::STANDARD.encode_append(bytes, &mut quoted);
+        quoted.push('"');
+        Self::from_quoted(quoted)
     }
 
     /// Any text, escaped as JSON needs.
@@ -219,15 +347,35 @@ mod tests {
                 {"recordId":"a","approximateArrivalTimestamp":1795309323456.5,"data":"e30=",
                  "kinesisRecordMetadata":{"subsequenceNumber":"x","partitionKey":"pk-1","sequenceNumber":"49"}},
                 {"recordId":"b","approximateArrivalTimestamp":"1795309323456","data":42},
-                {"recordId":"c","unknownField":true}
+                {"recordId":"c","unknownField":true},
+                {"recordId":"d","data":{"nested":["not", "base64"]}},
+                {"recordId":"e","data":["e30="]},
+                {"recordId":"f","data":"e3\u0030="},
+                {"recordId":"g","data":"not base64!"},
+                {"recordId":"h","data":null}
             ]}"#,
         )
         .unwrap();
-        assert_eq!(event.records.len(), 3);
+        assert_eq!(event.records.len(), 8);
+        assert_eq!(event.records[3].data, RecordData::NotString);
+        assert_eq!(event.records[4].data, RecordData::NotString);
+        assert_eq!(
+            event.records[5].data,
+            RecordData::Bytes(b"{}".to_vec()),
+            "JSON escapes are undone before decoding"
+        );
+        assert_eq!(
+            event.records[6].data,
+            RecordData::NotBase64("not base64!".into())
+        );
+        assert_eq!(event.records[6].data.base64_text_len(), Some(11));
+        assert_eq!(event.records[7].data, RecordData::NotString);
         assert_eq!(event.records[0].arrival_millis(), Some(1_795_309_323_456));
         assert_eq!(event.records[0].partition_key(), Some("pk-1"));
         assert_eq!(event.records[1].arrival_millis(), Some(1_795_309_323_456));
-        assert!(event.records[2].data.is_none());
+        assert_eq!(event.records[1].data, RecordData::NotString);
+        assert_eq!(event.records[2].data, RecordData::NotString);
+        assert_eq!(event.records[0].data, RecordData::Bytes(b"{}".to_vec()));
     }
 
     fn arb_keys() -> impl Strategy<Value = Option<BTreeMap<String, String>>> {

@@ -4,8 +4,8 @@
 
 use crate::config::{Config, Overflow};
 use crate::event::{
-    base64_len, json_string_len, record_size_for, Data, FirehoseEvent, FirehoseRecord,
-    FirehoseResponse, RecordResult, ResponseMetadata, ResponseRecord, ENVELOPE_BYTES,
+    json_string_len, record_size_for, Data, FirehoseEvent, FirehoseRecord, FirehoseResponse,
+    RecordData, RecordResult, ResponseMetadata, ResponseRecord, ENVELOPE_BYTES,
 };
 use crate::partition::{partition_values, watched_fields};
 use ferrolake_shared::batch::catch_panic_sync;
@@ -37,8 +37,8 @@ pub mod metric {
 pub enum RecordError {
     #[error("`data` is missing or not a string")]
     DataNotString,
-    #[error("`data` is not valid base64: {0}")]
-    Base64(#[from] base64_simd::Error),
+    #[error("`data` is not valid base64 (standard alphabet, padded)")]
+    NotBase64,
     #[error("gzip data could not be decompressed: {0}")]
     Gzip(#[source] std::io::Error),
     #[error("gzip data decompresses beyond {limit} bytes")]
@@ -100,10 +100,6 @@ enum State {
 
 struct Prepared<'e> {
     record: &'e FirehoseRecord,
-    /// The original base64 text (for `ProcessingFailed`).
-    original_b64: Option<&'e str>,
-    /// The original bytes (for re-ingestion).
-    original: Vec<u8>,
     state: State,
     /// Whether a `ProcessingFailed` answer carries the original data.
     failed_with_data: bool,
@@ -169,13 +165,9 @@ impl Budget {
                 }
             }
             State::Failed(_) => {
-                let with_data = record_size_for(
-                    id,
-                    RecordResult::ProcessingFailed,
-                    p.original_b64.map(|b| json_string_len(b) - 2),
-                    None,
-                );
-                if p.original_b64.is_some()
+                let data_len = p.record.data.base64_text_len();
+                let with_data = record_size_for(id, RecordResult::ProcessingFailed, data_len, None);
+                if data_len.is_some()
                     && self.total - Self::failed_size(id) + with_data <= self.limit
                 {
                     self.total = self.total - Self::failed_size(id) + with_data;
@@ -258,39 +250,26 @@ impl<R: StreamPut> FirehoseFlatten<R> {
         let mut prepared: Vec<Prepared> = Vec::with_capacity(event.records.len());
         let mut flattener = self.flattener();
         let mut out = Vec::new();
-        // Decoded record bytes, reused across records; kept (moved into the record) only
-        // when the record must be re-ingested.
-        let mut decoded = Vec::new();
         let mut tally = Tally::default();
         for (index, record) in event.records.iter().enumerate() {
-            let original_b64 = record.data.as_ref().and_then(|d| d.as_str());
             let mut p = Prepared {
                 record,
-                original_b64,
-                original: Vec::new(),
                 state: State::Dropped,
                 failed_with_data: false,
             };
-            let decoded_into_buffer = !budget.full;
             p.state = if budget.full {
                 // The response is full: later records are re-ingested from their original
                 // bytes, so flattening them now would be wasted work.
-                self.decode(record, original_b64, &mut p.original, &mut tally)
-                    .unwrap_or(State::Overflow)
+                match Self::bytes(record, &mut tally) {
+                    Ok(_) => State::Overflow,
+                    Err(decided) => decided,
+                }
             } else {
                 match &mut flattener {
                     Err(e) => State::Failed(RecordError::Flatten(e.clone())),
                     Ok(f) => {
                         let result = catch_panic_sync(|| {
-                            self.transform(
-                                record,
-                                original_b64,
-                                f,
-                                &mut out,
-                                &mut decoded,
-                                now_ms,
-                                &mut tally,
-                            )
+                            self.transform(record, f, &mut out, now_ms, &mut tally)
                         });
                         match result {
                             Ok(state) => state,
@@ -304,9 +283,6 @@ impl<R: StreamPut> FirehoseFlatten<R> {
                 }
             };
             budget.admit(index, &mut p);
-            if decoded_into_buffer && matches!(p.state, State::Overflow) {
-                p.original = std::mem::take(&mut decoded);
-            }
             prepared.push(p);
         }
         self.reingest_overflow(event, &mut prepared, deadline, metrics)
@@ -314,27 +290,24 @@ impl<R: StreamPut> FirehoseFlatten<R> {
         self.respond(prepared, &budget.id_lens, tally, metrics)
     }
 
-    /// Decode, gunzip and flatten one record.
-    #[allow(clippy::too_many_arguments)]
+    /// Gunzip and flatten one record.
     fn transform(
         &self,
         record: &FirehoseRecord,
-        original_b64: Option<&str>,
         flattener: &mut Flattener,
         out: &mut Vec<u8>,
-        original: &mut Vec<u8>,
         now_ms: i64,
         tally: &mut Tally,
     ) -> State {
-        if let Some(done) = self.decode(record, original_b64, original, tally) {
-            return done;
-        }
+        let original = match Self::bytes(record, tally) {
+            Ok(bytes) => bytes,
+            Err(decided) => return decided,
+        };
         let gunzipped;
         let input: &[u8] = if original.starts_with(&GZIP_MAGIC) {
             let limit = self.config.max_decompressed_bytes;
             let mut decoded = Vec::new();
-            let mut reader =
-                flate2::read::GzDecoder::new(original.as_slice()).take(limit as u64 + 1);
+            let mut reader = flate2::read::GzDecoder::new(original).take(limit as u64 + 1);
             if let Err(e) = reader.read_to_end(&mut decoded) {
                 return State::Failed(RecordError::Gzip(e));
             }
@@ -365,12 +338,7 @@ impl<R: StreamPut> FirehoseFlatten<R> {
                 &self.config.partition_default,
             )
         });
-        // Base64 straight into a quoted JSON string (see `Data`).
-        let mut quoted = String::with_capacity(base64_len(out.len()) + 2);
-        quoted.push('"');
-        base64_simd::STANDARD.encode_append(&*out, &mut quoted);
-        quoted.push('"');
-        let data = Data::from_quoted(quoted);
+        let data = Data::base64_of(out);
         State::Ok {
             data,
             keys,
@@ -378,30 +346,21 @@ impl<R: StreamPut> FirehoseFlatten<R> {
         }
     }
 
-    /// Base64-decode a record's `data` into `original`. `Some(state)` when that already
-    /// decides the record: not a string or not base64 (`ProcessingFailed`), or empty
+    /// A record's bytes (base64-decoded with the event), or the state that already decides
+    /// the record: `data` not a string or not base64 (`ProcessingFailed`), or empty
     /// (`Dropped`).
-    fn decode(
-        &self,
-        record: &FirehoseRecord,
-        original_b64: Option<&str>,
-        original: &mut Vec<u8>,
-        tally: &mut Tally,
-    ) -> Option<State> {
-        let Some(b64) = original_b64 else {
-            return Some(State::Failed(RecordError::DataNotString));
+    fn bytes<'r>(record: &'r FirehoseRecord, tally: &mut Tally) -> Result<&'r [u8], State> {
+        let bytes = match &record.data {
+            RecordData::Bytes(bytes) => bytes,
+            RecordData::NotBase64(_) => return Err(State::Failed(RecordError::NotBase64)),
+            RecordData::NotString => return Err(State::Failed(RecordError::DataNotString)),
         };
-        // SIMD base64 (runtime CPU detection: AVX2 on x86_64, NEON on arm64).
-        original.clear();
-        if let Err(e) = base64_simd::STANDARD.decode_append(b64, original) {
-            return Some(State::Failed(RecordError::Base64(e)));
-        }
-        tally.bytes_in += original.len() as u64;
-        if original.iter().all(u8::is_ascii_whitespace) {
+        tally.bytes_in += bytes.len() as u64;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
             tracing::debug!(recordId = %record.record_id, "empty record dropped");
-            return Some(State::Dropped);
+            return Err(State::Dropped);
         }
-        None
+        Ok(bytes)
     }
 
     async fn reingest_overflow(
@@ -439,7 +398,8 @@ impl<R: StreamPut> FirehoseFlatten<R> {
                 .map(|&i| {
                     let p = &prepared[i];
                     Entry {
-                        data: &p.original,
+                        // Only records whose `data` decoded can overflow.
+                        data: p.record.data.bytes().unwrap_or_default(),
                         partition_key: p.record.partition_key().unwrap_or(&p.record.record_id),
                     }
                 })
@@ -509,7 +469,7 @@ impl<R: StreamPut> FirehoseFlatten<R> {
                     tally.failed += 1;
                     tracing::warn!(recordId = %record_id, error = %error, "record ProcessingFailed");
                     let data = if p.failed_with_data {
-                        p.original_b64.map(Data::text)
+                        p.record.data.to_response_data()
                     } else {
                         None
                     };

@@ -4,7 +4,6 @@
 //! Firehose would send.
 
 use aws_sdk_firehose::types::{DeliveryStreamType, ExtendedS3DestinationConfiguration};
-use base64::Engine;
 use ferrolake_shared::retry::Deadline;
 use ferrolake_shared::streams::SdkStreams;
 use ferrolake_shared::telemetry::Metrics;
@@ -38,11 +37,7 @@ fn originals(event: &FirehoseEvent, ids: &BTreeSet<String>) -> BTreeSet<Vec<u8>>
         .records
         .iter()
         .filter(|r| ids.contains(&r.record_id))
-        .map(|r| {
-            base64::engine::general_purpose::STANDARD
-                .decode(r.data.as_ref().and_then(|d| d.as_str()).unwrap())
-                .unwrap()
-        })
+        .map(|r| r.data.bytes().expect("base64 data").to_vec())
         .collect()
 }
 
