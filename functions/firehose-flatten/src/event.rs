@@ -97,10 +97,10 @@ impl RecordData {
 
     /// The record's `data` as it came, for a `ProcessingFailed` answer: the same bytes
     /// (base64 re-encoded) or the same text.
-    pub fn to_response_data(&self) -> Option<Data> {
+    pub fn as_response_data(&self) -> Option<ResponseData<'_>> {
         match self {
-            Self::Bytes(bytes) => Some(Data::base64_of(bytes)),
-            Self::NotBase64(text) => Some(Data::text(text)),
+            Self::Bytes(bytes) => Some(ResponseData::Base64Of(bytes)),
+            Self::NotBase64(text) => Some(ResponseData::Text(text)),
             Self::NotString => None,
         }
     }
@@ -181,7 +181,7 @@ fn millis(value: &Value) -> Option<i64> {
 }
 
 /// The exact strings Firehose accepts in `result`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RecordResult {
     Ok,
     Dropped,
@@ -198,36 +198,17 @@ impl RecordResult {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResponseMetadata {
     #[serde(rename = "partitionKeys")]
     pub partition_keys: BTreeMap<String, String>,
 }
 
-/// A record's `data`, kept as a pre-serialized JSON string: writing the response then copies
-/// it, instead of escape-checking megabytes of base64 byte by byte.
+/// A response record's `data` as the JSON string it was written as (in [`ParsedResponse`]).
 #[derive(Debug, Clone)]
 pub struct Data(Box<serde_json::value::RawValue>);
 
 impl Data {
-    /// From base64 already wrapped in quotes (`"…"`); serde_json validates it with a fast scan.
-    pub fn from_quoted(quoted: String) -> Self {
-        match serde_json::value::RawValue::from_string(quoted) {
-            Ok(raw) => Self(raw),
-            // Not a plain JSON string after all: escape it properly.
-            Err(_) => Self::text("<unencodable data>"),
-        }
-    }
-
-    /// `bytes` as base64.
-    pub fn base64_of(bytes: &[u8]) -> Self {
-        let mut quoted = String::with_capacity(base64_len(bytes.len()) + 2);
-        quoted.push('"');
-        base64_simd::STANDARD.encode_append(bytes, &mut quoted);
-        quoted.push('"');
-        Self::from_quoted(quoted)
-    }
-
     /// Any text, escaped as JSON needs.
     pub fn text(text: &str) -> Self {
         Self(serde_json::value::to_raw_value(text).expect("serializing a str cannot fail"))
@@ -258,20 +239,166 @@ impl Serialize for Data {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+impl<'de> Deserialize<'de> for Data {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Box::<serde_json::value::RawValue>::deserialize(deserializer).map(Self)
+    }
+}
+
+/// One record of a response, as read back from its JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ResponseRecord {
     pub record_id: String,
     pub result: RecordResult,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Data>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<ResponseMetadata>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct FirehoseResponse {
+/// A response read back from its JSON (tests, tools).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParsedResponse {
     pub records: Vec<ResponseRecord>,
+}
+
+/// The transformation response, held as the JSON Lambda returns: written record by record
+/// ([`ResponseWriter`]), so the records' data is never held twice and the size is exact.
+#[derive(Debug, Clone)]
+pub struct FirehoseResponse(Box<serde_json::value::RawValue>);
+
+impl FirehoseResponse {
+    pub fn json(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The response's records, parsed back.
+    pub fn parse(&self) -> Result<ParsedResponse, serde_json::Error> {
+        serde_json::from_str(self.json())
+    }
+}
+
+impl Serialize for FirehoseResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+/// A record's `data` to write into a response.
+#[derive(Debug, Clone, Copy)]
+pub enum ResponseData<'a> {
+    /// These bytes, base64-encoded.
+    Base64Of(&'a [u8]),
+    /// This text, escaped as JSON needs.
+    Text(&'a str),
+}
+
+impl ResponseData<'_> {
+    /// Serialized length without the two quotes.
+    pub fn content_len(&self) -> usize {
+        match self {
+            Self::Base64Of(bytes) => base64_len(bytes.len()),
+            Self::Text(text) => json_string_len(text) - 2,
+        }
+    }
+}
+
+/// Writes a response's JSON record by record, exactly as `serde_json` would serialize the
+/// same [`ParsedResponse`] (so [`record_size`] predicts every record's bytes). Base64 is
+/// encoded straight into the response: no string per record.
+#[derive(Debug)]
+pub struct ResponseWriter {
+    json: String,
+    records: usize,
+}
+
+impl ResponseWriter {
+    pub fn with_capacity(bytes: usize) -> Self {
+        let mut json = String::with_capacity(bytes.max(ENVELOPE_BYTES));
+        json.push_str("{\"records\":[");
+        Self { json, records: 0 }
+    }
+
+    /// Append one record.
+    pub fn push(
+        &mut self,
+        record_id: &str,
+        result: RecordResult,
+        data: Option<ResponseData>,
+        keys: Option<&BTreeMap<String, String>>,
+    ) {
+        let json = &mut self.json;
+        if self.records > 0 {
+            json.push(',');
+        }
+        self.records += 1;
+        json.push_str("{\"recordId\":");
+        push_json_string(json, record_id);
+        json.push_str(",\"result\":\"");
+        json.push_str(result.as_str());
+        json.push('"');
+        match data {
+            None => {}
+            Some(ResponseData::Base64Of(bytes)) => {
+                json.push_str(",\"data\":\"");
+                base64_simd::STANDARD.encode_append(bytes, json);
+                json.push('"');
+            }
+            Some(ResponseData::Text(text)) => {
+                json.push_str(",\"data\":");
+                push_json_string(json, text);
+            }
+        }
+        if let Some(keys) = keys {
+            json.push_str(",\"metadata\":{\"partitionKeys\":{");
+            for (i, (key, value)) in keys.iter().enumerate() {
+                if i > 0 {
+                    json.push(',');
+                }
+                push_json_string(json, key);
+                json.push(':');
+                push_json_string(json, value);
+            }
+            json.push_str("}}");
+        }
+        json.push('}');
+    }
+
+    /// The response's size so far, closed.
+    pub fn len(&self) -> usize {
+        self.json.len() + 2
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records == 0
+    }
+
+    pub fn finish(mut self) -> FirehoseResponse {
+        self.json.push_str("]}");
+        // Every piece is a fixed literal, base64, or text escaped by serde_json, so this
+        // check (one fast scan) cannot fail; `response_writer_matches_serde` proves it over
+        // arbitrary ids, keys and text.
+        let raw = serde_json::value::RawValue::from_string(self.json)
+            .expect("the response writer writes valid JSON");
+        FirehoseResponse(raw)
+    }
+}
+
+/// `text` as a JSON string, escaped as `serde_json` does (ids and keys are mostly plain).
+fn push_json_string(json: &mut String, text: &str) {
+    if is_plain(text) {
+        json.push('"');
+        json.push_str(text);
+        json.push('"');
+    } else {
+        json.push_str(&serde_json::to_string(text).expect("serializing a str cannot fail"));
+    }
+}
+
+/// Nothing in `text` needs escaping in JSON.
+fn is_plain(text: &str) -> bool {
+    !text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 /// Lambda's hard limit for a synchronous response (6 MiB + 100 bytes).
@@ -283,7 +410,7 @@ pub const ENVELOPE_BYTES: usize = 14;
 /// Serialized length of `s` as a JSON string (as `serde_json` escapes it).
 pub fn json_string_len(s: &str) -> usize {
     // Ids and base64 are plain: one scan, no per-byte sum.
-    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+    if is_plain(s) {
         return s.len() + 2;
     }
     2 + s
@@ -386,25 +513,48 @@ mod tests {
         ))
     }
 
+    /// A record's data in the tests: bytes to base64-encode, or text to escape.
+    fn arb_data() -> impl Strategy<Value = Option<Result<Vec<u8>, String>>> {
+        prop::option::of(prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..64).prop_map(Ok),
+            "[\\PC\"\\\\\n\u{1}]{0,24}".prop_map(Err),
+        ])
+    }
+
     proptest! {
+        /// The writer's JSON is what serde_json writes for the same records, and
+        /// `record_size` predicts its length exactly.
         #[test]
-        fn size_accounting_matches_serde_exactly(
-            records in prop::collection::vec(("[\\PC\"\\\\\u{7}]{0,20}", 0..3u8, prop::option::of("[A-Za-z0-9+/=]{0,64}"), arb_keys()), 0..6)
+        fn response_writer_matches_serde(
+            records in prop::collection::vec(("[\\PC\"\\\\\u{7}]{0,20}", 0..3u8, arb_data(), arb_keys()), 0..6)
         ) {
-            let mut response = FirehoseResponse::default();
-            let mut expected = ENVELOPE_BYTES + records.len().saturating_sub(1);
-            for (id, r, data, keys) in records {
-                let result = [RecordResult::Ok, RecordResult::Dropped, RecordResult::ProcessingFailed][r as usize];
-                let data = data.map(|d| Data::text(&d));
-                expected += record_size(&id, result, data.as_ref().map(Data::content_len), keys.as_ref());
-                response.records.push(ResponseRecord {
-                    record_id: id,
+            let mut writer = ResponseWriter::with_capacity(0);
+            let mut view = ParsedResponse::default();
+            let mut expected = ENVELOPE_BYTES;
+            for (i, (id, r, data, keys)) in records.iter().enumerate() {
+                expected += usize::from(i > 0);
+                let result = [RecordResult::Ok, RecordResult::Dropped, RecordResult::ProcessingFailed][*r as usize];
+                let data = data.as_ref().map(|d| match d {
+                    Ok(bytes) => ResponseData::Base64Of(bytes),
+                    Err(text) => ResponseData::Text(text),
+                });
+                expected += record_size(id, result, data.as_ref().map(ResponseData::content_len), keys.as_ref());
+                writer.push(id, result, data, keys.as_ref());
+                prop_assert_eq!(writer.len(), expected);
+                view.records.push(ResponseRecord {
+                    record_id: id.clone(),
                     result,
-                    data,
-                    metadata: keys.map(|partition_keys| ResponseMetadata { partition_keys }),
+                    data: data.map(|d| match d {
+                        ResponseData::Base64Of(bytes) => Data::text(&base64_simd::STANDARD.encode_to_string(bytes)),
+                        ResponseData::Text(text) => Data::text(text),
+                    }),
+                    metadata: keys.clone().map(|partition_keys| ResponseMetadata { partition_keys }),
                 });
             }
-            prop_assert_eq!(serde_json::to_vec(&response).unwrap().len(), expected);
+            let response = writer.finish();
+            prop_assert_eq!(response.json().len(), expected);
+            prop_assert_eq!(response.json(), serde_json::to_string(&view).unwrap());
+            prop_assert_eq!(response.parse().unwrap(), view);
         }
     }
 

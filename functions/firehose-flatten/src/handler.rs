@@ -4,8 +4,8 @@
 
 use crate::config::{Config, Overflow};
 use crate::event::{
-    json_string_len, record_size_for, Data, FirehoseEvent, FirehoseRecord, FirehoseResponse,
-    RecordData, RecordResult, ResponseMetadata, ResponseRecord, ENVELOPE_BYTES,
+    base64_len, json_string_len, record_size_for, FirehoseEvent, FirehoseRecord, FirehoseResponse,
+    RecordData, RecordResult, ResponseData, ResponseWriter, ENVELOPE_BYTES,
 };
 use crate::partition::{partition_values, watched_fields};
 use ferrolake_shared::batch::catch_panic_sync;
@@ -87,8 +87,8 @@ impl Tally {
 }
 
 enum State {
+    /// Flattened (the output is in the flattener's buffer until the record is written).
     Ok {
-        data: Data,
         keys: Option<BTreeMap<String, String>>,
         out_bytes: usize,
     },
@@ -145,16 +145,12 @@ impl Budget {
     fn admit(&mut self, index: usize, p: &mut Prepared) {
         let id = self.id_lens[index];
         match &p.state {
-            State::Ok { data, keys, .. } => {
-                let full = record_size_for(
-                    id,
-                    RecordResult::Ok,
-                    Some(data.content_len()),
-                    keys.as_ref(),
-                );
+            State::Ok { keys, out_bytes } => {
+                let data_len = base64_len(*out_bytes);
+                let full = record_size_for(id, RecordResult::Ok, Some(data_len), keys.as_ref());
                 if ENVELOPE_BYTES + full > self.limit {
                     p.state = State::Failed(RecordError::TooLarge {
-                        bytes: data.content_len(),
+                        bytes: data_len,
                         budget: self.limit,
                     });
                 } else if self.total - Self::failed_size(id) + full <= self.limit {
@@ -247,7 +243,13 @@ impl<R: StreamPut> FirehoseFlatten<R> {
             .unwrap_or(0);
         metrics.count(metric::RECORDS, event.records.len() as u64);
         let mut budget = Budget::new(&event.records, self.config.response_budget);
-        let mut prepared: Vec<Prepared> = Vec::with_capacity(event.records.len());
+        let mut response = ResponseWriter::with_capacity(Self::expected_response_bytes(
+            &event.records,
+            self.config.response_budget,
+        ));
+        // Records are written as they are decided, in input order; from the first that
+        // does not fit on, they wait for the re-ingestion's outcome.
+        let mut deferred: Vec<Prepared> = Vec::new();
         let mut flattener = self.flattener();
         let mut out = Vec::new();
         let mut tally = Tally::default();
@@ -283,11 +285,29 @@ impl<R: StreamPut> FirehoseFlatten<R> {
                 }
             };
             budget.admit(index, &mut p);
-            prepared.push(p);
+            if deferred.is_empty() && !matches!(p.state, State::Overflow) {
+                Self::write(&mut response, p, &out, &mut tally);
+            } else {
+                deferred.push(p);
+            }
         }
-        self.reingest_overflow(event, &mut prepared, deadline, metrics)
+        self.reingest_overflow(event, &mut deferred, deadline, metrics)
             .await;
-        self.respond(prepared, &budget.id_lens, tally, metrics)
+        for p in deferred {
+            // Nothing after the first overflow was flattened: no output to pass.
+            Self::write(&mut response, p, &[], &mut tally);
+        }
+        Self::finish(response, tally, metrics)
+    }
+
+    /// A capacity for the response: the records' data grown as flattening grows it
+    /// (~1.2× in `docs/benchmarks.md`), within the budget.
+    fn expected_response_bytes(records: &[FirehoseRecord], budget: usize) -> usize {
+        let data: usize = records
+            .iter()
+            .map(|r| r.data.base64_text_len().unwrap_or(0) + r.record_id.len() + 48)
+            .sum();
+        (data + data / 4).min(budget)
     }
 
     /// Gunzip and flatten one record.
@@ -338,9 +358,7 @@ impl<R: StreamPut> FirehoseFlatten<R> {
                 &self.config.partition_default,
             )
         });
-        let data = Data::base64_of(out);
         State::Ok {
-            data,
             keys,
             out_bytes: out.len(),
         }
@@ -427,80 +445,43 @@ impl<R: StreamPut> FirehoseFlatten<R> {
         );
     }
 
-    /// The response in input order; `id_lens` are the records' id JSON lengths (from the
-    /// budget) for the exact response size metric.
-    fn respond(
-        &self,
-        prepared: Vec<Prepared>,
-        id_lens: &[usize],
-        mut tally: Tally,
-        metrics: &Metrics,
-    ) -> FirehoseResponse {
-        let mut response = FirehoseResponse {
-            records: Vec::with_capacity(prepared.len()),
-        };
-        for p in prepared {
-            let record_id = p.record.record_id.clone();
-            let entry = match p.state {
-                State::Ok {
-                    data,
-                    keys,
-                    out_bytes,
-                } => {
-                    tally.ok += 1;
-                    tally.bytes_out += out_bytes as u64;
-                    ResponseRecord {
-                        record_id,
-                        result: RecordResult::Ok,
-                        data: Some(data),
-                        metadata: keys.map(|partition_keys| ResponseMetadata { partition_keys }),
-                    }
-                }
-                State::Dropped => {
-                    tally.dropped += 1;
-                    ResponseRecord {
-                        record_id,
-                        result: RecordResult::Dropped,
-                        data: None,
-                        metadata: None,
-                    }
-                }
-                State::Failed(error) => {
-                    tally.failed += 1;
-                    tracing::warn!(recordId = %record_id, error = %error, "record ProcessingFailed");
-                    let data = if p.failed_with_data {
-                        p.record.data.to_response_data()
-                    } else {
-                        None
-                    };
-                    ResponseRecord {
-                        record_id,
-                        result: RecordResult::ProcessingFailed,
-                        data,
-                        metadata: None,
-                    }
-                }
-                State::Overflow => {
-                    unreachable!("every overflow record is resolved by reingest_overflow")
-                }
-            };
-            response.records.push(entry);
+    /// Write one decided record into the response; `flattened` is an `Ok` record's output.
+    fn write(response: &mut ResponseWriter, p: Prepared, flattened: &[u8], tally: &mut Tally) {
+        let record_id = p.record.record_id.as_str();
+        match p.state {
+            State::Ok { keys, out_bytes } => {
+                debug_assert_eq!(out_bytes, flattened.len());
+                tally.ok += 1;
+                tally.bytes_out += out_bytes as u64;
+                response.push(
+                    record_id,
+                    RecordResult::Ok,
+                    Some(ResponseData::Base64Of(flattened)),
+                    keys.as_ref(),
+                );
+            }
+            State::Dropped => {
+                tally.dropped += 1;
+                response.push(record_id, RecordResult::Dropped, None, None);
+            }
+            State::Failed(error) => {
+                tally.failed += 1;
+                tracing::warn!(recordId = %record_id, error = %error, "record ProcessingFailed");
+                let data = if p.failed_with_data {
+                    p.record.data.as_response_data()
+                } else {
+                    None
+                };
+                response.push(record_id, RecordResult::ProcessingFailed, data, None);
+            }
+            State::Overflow => {
+                unreachable!("every overflow record is resolved by reingest_overflow")
+            }
         }
-        let size = ENVELOPE_BYTES
-            + response.records.len().saturating_sub(1)
-            + response
-                .records
-                .iter()
-                .zip(id_lens)
-                .map(|(r, &id)| {
-                    record_size_for(
-                        id,
-                        r.result,
-                        r.data.as_ref().map(Data::content_len),
-                        r.metadata.as_ref().map(|m| &m.partition_keys),
-                    )
-                })
-                .sum::<usize>();
+    }
+
+    fn finish(response: ResponseWriter, tally: Tally, metrics: &Metrics) -> FirehoseResponse {
+        let size = response.len();
         tally.add_to(metrics);
         metrics.record(
             metric::RESPONSE_BYTES,
@@ -508,7 +489,7 @@ impl<R: StreamPut> FirehoseFlatten<R> {
             size as f64,
         );
         tracing::info!(
-            records = response.records.len() as u64,
+            records = tally.ok + tally.dropped + tally.failed,
             ok = metrics.counter(metric::OK),
             dropped = metrics.counter(metric::DROPPED),
             failed = metrics.counter(metric::FAILED),
@@ -518,7 +499,7 @@ impl<R: StreamPut> FirehoseFlatten<R> {
             response_bytes = size as u64,
             "batch transformed"
         );
-        response
+        response.finish()
     }
 }
 

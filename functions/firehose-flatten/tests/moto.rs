@@ -125,7 +125,8 @@ async fn direct_put_overflow_is_reingested_into_the_delivery_stream() -> TestRes
             &Deadline::after(Duration::from_secs(120), Duration::from_secs(2)),
             &metrics,
         )
-        .await;
+        .await
+        .parse()?;
 
     let size = serde_json::to_vec(&response)?.len();
     assert!(size <= 6_000_000, "response {size} bytes");
@@ -181,7 +182,8 @@ async fn kinesis_source_overflow_is_reingested_with_original_partition_keys() ->
             &Deadline::after(Duration::from_secs(120), Duration::from_secs(2)),
             &metrics,
         )
-        .await;
+        .await
+        .parse()?;
     assert!(serde_json::to_vec(&response)?.len() <= 1_000_000);
     let dropped: BTreeSet<String> = response
         .records
@@ -244,7 +246,8 @@ async fn direct_put_reingestion_survives_injected_faults() -> TestResult {
             &Deadline::after(Duration::from_secs(120), Duration::from_secs(2)),
             &Metrics::new("firehose-flatten", false),
         )
-        .await;
+        .await
+        .parse()?;
     assert_eq!(response.records.len(), event.records.len());
     let ids = |result: RecordResult| -> BTreeSet<String> {
         response

@@ -1,4 +1,5 @@
 use super::*;
+use crate::event::{ParsedResponse, ResponseRecord};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use ferrolake_shared::streams::PutError;
@@ -70,13 +71,26 @@ fn direct_put(records: Vec<Value>) -> FirehoseEvent {
     .unwrap()
 }
 
+/// Process `event` and read the response back from the JSON Lambda would return.
 async fn run(
     f: &FirehoseFlatten<FakeReingest>,
     event: &FirehoseEvent,
-) -> (FirehoseResponse, Metrics) {
+) -> (ParsedResponse, Metrics) {
     let metrics = Metrics::new("firehose-flatten", false);
     let deadline = Deadline::after(Duration::from_secs(60), Duration::from_secs(1));
-    (f.process(event, &deadline, &metrics).await, metrics)
+    let json = serde_json::to_vec(&f.process(event, &deadline, &metrics).await).unwrap();
+    let parsed: ParsedResponse = serde_json::from_slice(&json).unwrap();
+    assert_eq!(
+        serde_json::to_vec(&parsed).unwrap(),
+        json,
+        "the response is exactly what serde_json writes for its records"
+    );
+    assert_eq!(
+        metrics.to_emf()[metric::RESPONSE_BYTES].as_f64(),
+        Some(json.len() as f64),
+        "the size metric is exact"
+    );
+    (parsed, metrics)
 }
 
 fn decoded(r: &ResponseRecord) -> String {
@@ -88,7 +102,7 @@ fn decoded(r: &ResponseRecord) -> String {
     .unwrap()
 }
 
-fn results(response: &FirehoseResponse) -> Vec<(&str, RecordResult)> {
+fn results(response: &ParsedResponse) -> Vec<(&str, RecordResult)> {
     response
         .records
         .iter()
