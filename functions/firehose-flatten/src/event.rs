@@ -1,7 +1,9 @@
 //! Firehose transformation request and response. The request types are lenient on
 //! purpose (`aws_lambda_events` is strict: one fractional timestamp or string
 //! subsequence number fails the whole batch before the handler runs): everything but the
-//! record list is optional and loosely typed, and `data` is decoded per record.
+//! record list is optional and loosely typed, and `data` is base64-decoded as the event is
+//! parsed, an odd value failing only its record. The response is written as JSON record by
+//! record ([`ResponseWriter`]).
 
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
