@@ -71,12 +71,13 @@ pub enum RecordData {
 }
 
 impl RecordData {
-    fn from_text(text: &str) -> Self {
+    /// `Bytes` if `text` is base64.
+    fn decode(text: &str) -> Option<Self> {
         // SIMD base64 (runtime CPU detection: AVX2 on x86_64, NEON on arm64).
-        match base64_simd::STANDARD.decode_to_vec(text) {
-            Ok(bytes) => Self::Bytes(bytes),
-            Err(_) => Self::NotBase64(text.to_owned()),
-        }
+        base64_simd::STANDARD
+            .decode_to_vec(text)
+            .ok()
+            .map(Self::Bytes)
     }
 
     /// The decoded bytes, if `data` was base64.
@@ -90,11 +91,7 @@ impl RecordData {
     /// Length of the record's `data` as base64 text in a response (no escaping needed for
     /// base64; a `NotBase64` string is measured escaped).
     pub fn base64_text_len(&self) -> Option<usize> {
-        match self {
-            Self::Bytes(bytes) => Some(base64_len(bytes.len())),
-            Self::NotBase64(text) => Some(json_string_len(text) - 2),
-            Self::NotString => None,
-        }
+        self.as_response_data().map(|data| data.content_len())
     }
 
     /// The record's `data` as it came, for a `ProcessingFailed` answer: the same bytes
@@ -125,14 +122,11 @@ impl<'de> Visitor<'de> for RecordDataVisitor {
     }
 
     fn visit_str<E: de::Error>(self, text: &str) -> Result<RecordData, E> {
-        Ok(RecordData::from_text(text))
+        Ok(RecordData::decode(text).unwrap_or_else(|| RecordData::NotBase64(text.to_owned())))
     }
 
     fn visit_string<E: de::Error>(self, text: String) -> Result<RecordData, E> {
-        Ok(match RecordData::from_text(&text) {
-            RecordData::NotBase64(_) => RecordData::NotBase64(text),
-            decoded => decoded,
-        })
+        Ok(RecordData::decode(&text).unwrap_or(RecordData::NotBase64(text)))
     }
 
     fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<RecordData, D::Error> {
