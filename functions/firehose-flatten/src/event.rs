@@ -214,11 +214,6 @@ impl Data {
     pub fn to_text(&self) -> String {
         serde_json::from_str(self.0.get()).unwrap_or_default()
     }
-
-    /// Serialized length without the two quotes.
-    pub fn content_len(&self) -> usize {
-        self.0.get().len() - 2
-    }
 }
 
 impl PartialEq for Data {
@@ -306,14 +301,13 @@ impl ResponseData<'_> {
 #[derive(Debug)]
 pub struct ResponseWriter {
     json: String,
-    records: usize,
 }
 
 impl ResponseWriter {
     pub fn with_capacity(bytes: usize) -> Self {
         let mut json = String::with_capacity(bytes.max(ENVELOPE_BYTES));
         json.push_str("{\"records\":[");
-        Self { json, records: 0 }
+        Self { json }
     }
 
     /// Append one record.
@@ -325,10 +319,10 @@ impl ResponseWriter {
         keys: Option<&BTreeMap<String, String>>,
     ) {
         let json = &mut self.json;
-        if self.records > 0 {
+        // After the first record, the last byte is its `}`.
+        if !json.ends_with('[') {
             json.push(',');
         }
-        self.records += 1;
         json.push_str("{\"recordId\":");
         push_json_string(json, record_id);
         json.push_str(",\"result\":\"");
@@ -361,13 +355,9 @@ impl ResponseWriter {
         json.push('}');
     }
 
-    /// The response's size so far, closed.
-    pub fn len(&self) -> usize {
+    /// The response's size in bytes so far, closed.
+    pub fn size(&self) -> usize {
         self.json.len() + 2
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.records == 0
     }
 
     pub fn finish(mut self) -> FirehoseResponse {
@@ -542,7 +532,7 @@ mod tests {
                 });
                 expected += record_size(id, result, data.as_ref().map(ResponseData::content_len), keys.as_ref());
                 writer.push(id, result, data, keys.as_ref());
-                prop_assert_eq!(writer.len(), expected);
+                prop_assert_eq!(writer.size(), expected);
                 view.records.push(ResponseRecord {
                     record_id: id.clone(),
                     result,

@@ -481,7 +481,7 @@ impl<R: StreamPut> FirehoseFlatten<R> {
     }
 
     fn finish(response: ResponseWriter, tally: Tally, metrics: &Metrics) -> FirehoseResponse {
-        let size = response.len();
+        let size = response.size();
         tally.add_to(metrics);
         metrics.record(
             metric::RESPONSE_BYTES,
