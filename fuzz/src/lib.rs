@@ -57,11 +57,13 @@ pub fn firehose_event(data: &[u8]) {
     let deadline = Deadline::after(Duration::from_secs(60), Duration::ZERO);
     let metrics = Metrics::new("fuzz", false);
     let response = futures::executor::block_on(function.process(&event, &deadline, &metrics));
-    assert_eq!(response.records.len(), event.records.len(), "one answer per record");
-    for (answer, record) in response.records.iter().zip(&event.records) {
+    let json = serde_json::to_vec(&response).expect("the response serializes");
+    let answers: firehose_flatten::event::ParsedResponse =
+        serde_json::from_slice(&json).expect("the response is valid JSON");
+    assert_eq!(answers.records.len(), event.records.len(), "one answer per record");
+    for (answer, record) in answers.records.iter().zip(&event.records) {
         assert_eq!(answer.record_id, record.record_id, "answers in input order");
     }
-    let json = serde_json::to_vec(&response).expect("the response serializes");
     assert!(
         json.len() <= firehose_flatten::event::LAMBDA_RESPONSE_LIMIT,
         "response within Lambda's limit"
