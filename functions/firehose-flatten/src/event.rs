@@ -257,11 +257,11 @@ pub struct ParsedResponse {
 /// The transformation response, held as the JSON Lambda returns: written record by record
 /// ([`ResponseWriter`]), so the records' data is never held twice and the size is exact.
 #[derive(Debug, Clone)]
-pub struct FirehoseResponse(Box<serde_json::value::RawValue>);
+pub struct FirehoseResponse(String);
 
 impl FirehoseResponse {
     pub fn json(&self) -> &str {
-        self.0.get()
+        &self.0
     }
 
     /// The response's records, parsed back.
@@ -270,9 +270,19 @@ impl FirehoseResponse {
     }
 }
 
+/// The struct name and field through which `serde_json`'s serializer writes a string as
+/// raw JSON: what `RawValue`'s own `Serialize` does (`serde_json::raw::TOKEN`, stable since
+/// `raw_value` appeared). Used so that the response, valid by construction, is not
+/// re-validated (a scan of several MB) only to be copied out; `serializes_as_raw_json`
+/// guards it.
+const RAW_JSON_TOKEN: &str = "$serde_json::private::RawValue";
+
 impl Serialize for FirehoseResponse {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(serializer)
+        use serde::ser::SerializeStruct;
+        let mut raw = serializer.serialize_struct(RAW_JSON_TOKEN, 1)?;
+        raw.serialize_field(RAW_JSON_TOKEN, &self.0)?;
+        raw.end()
     }
 }
 
@@ -360,14 +370,12 @@ impl ResponseWriter {
         self.json.len() + 2
     }
 
+    /// Close the JSON. Every piece is a fixed literal, base64, or text escaped as
+    /// serde_json escapes it, so it is valid by construction: `response_writer_matches_serde`
+    /// proves it byte-identical to serde_json's output over arbitrary ids, keys and text.
     pub fn finish(mut self) -> FirehoseResponse {
         self.json.push_str("]}");
-        // Every piece is a fixed literal, base64, or text escaped by serde_json, so this
-        // check (one fast scan) cannot fail; `response_writer_matches_serde` proves it over
-        // arbitrary ids, keys and text.
-        let raw = serde_json::value::RawValue::from_string(self.json)
-            .expect("the response writer writes valid JSON");
-        FirehoseResponse(raw)
+        FirehoseResponse(self.json)
     }
 }
 
@@ -547,7 +555,35 @@ mod tests {
             prop_assert_eq!(response.json().len(), expected);
             prop_assert_eq!(response.json(), serde_json::to_string(&view).unwrap());
             prop_assert_eq!(response.parse().unwrap(), view);
+            // What the runtime sends: the same bytes.
+            prop_assert_eq!(serde_json::to_string(&response).unwrap(), response.json());
         }
+    }
+
+    #[test]
+    fn serializes_as_raw_json() {
+        let mut writer = ResponseWriter::with_capacity(0);
+        writer.push(
+            "49\"a",
+            RecordResult::Ok,
+            Some(ResponseData::Base64Of(b"{}\n")),
+            None,
+        );
+        writer.push(
+            "b",
+            RecordResult::ProcessingFailed,
+            Some(ResponseData::Text("not base64")),
+            None,
+        );
+        let response = writer.finish();
+        let expected = r#"{"records":[{"recordId":"49\"a","result":"Ok","data":"e30K"},{"recordId":"b","result":"ProcessingFailed","data":"not base64"}]}"#;
+        assert_eq!(response.json(), expected);
+        // serde_json writes it verbatim (as it writes a RawValue), not as a struct or string.
+        assert_eq!(serde_json::to_vec(&response).unwrap(), expected.as_bytes());
+        assert_eq!(
+            serde_json::to_value(&response).unwrap(),
+            serde_json::from_str::<serde_json::Value>(expected).unwrap()
+        );
     }
 
     #[test]

@@ -547,11 +547,6 @@ impl Flattener {
         input: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<FlattenSummary, FlattenError> {
-        if let Err(e) = std::str::from_utf8(input) {
-            return Err(FlattenError::NotUtf8 {
-                offset: e.valid_up_to(),
-            });
-        }
         self.summary = FlattenSummary {
             watched: vec![None; self.watch.len()],
             ..Default::default()
@@ -577,7 +572,15 @@ impl Flattener {
             Ok(()) => Ok(std::mem::take(&mut self.summary)),
             Err(e) => {
                 out.truncate(out_start);
-                Err(e)
+                // The scanner accepts non-ASCII bytes only in strings, validated there, so
+                // any input that is not UTF-8 fails; it is reported as such (at its first
+                // invalid byte), whatever the scanner met first.
+                Err(match std::str::from_utf8(input) {
+                    Err(e) => FlattenError::NotUtf8 {
+                        offset: e.valid_up_to(),
+                    },
+                    Ok(_) => e,
+                })
             }
         }
     }

@@ -23,8 +23,10 @@ pub(crate) static STRING_SPECIAL: [bool; 256] = {
     table
 };
 
-/// The index of the first `"`, `\\` or control character at or after `from` (or the end):
-/// eight bytes at a time (SWAR), then byte by byte for the tail.
+/// The index of the first `"`, `\\`, control character or non-ASCII byte at or after
+/// `from` (or the end): eight bytes at a time (SWAR), then byte by byte for the tail.
+/// Non-ASCII bytes stop the run so that the string scanner validates UTF-8 on the way
+/// (no separate pass over the input).
 #[inline]
 pub(crate) fn plain_run_end(input: &[u8], from: usize) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
@@ -34,12 +36,14 @@ pub(crate) fn plain_run_end(input: &[u8], from: usize) -> usize {
         let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
         let quote = word ^ (ONES * u64::from(b'"'));
         let backslash = word ^ (ONES * u64::from(b'\\'));
-        // A byte's high bit is set in each term when it is zero (a match) or, for the
-        // control test, below 0x20. Borrows can only mark bytes after the first match,
-        // so the lowest marked byte is exact.
+        // A byte's high bit is set in each term when it is zero (a match), for the
+        // control test when it is below 0x20, and in `word` itself when it is non-ASCII.
+        // Borrows can only mark bytes after the first match, so the lowest marked byte is
+        // exact.
         let marked = (quote.wrapping_sub(ONES) & !quote)
             | (backslash.wrapping_sub(ONES) & !backslash)
-            | (word.wrapping_sub(ONES * 0x20) & !word);
+            | (word.wrapping_sub(ONES * 0x20) & !word)
+            | word;
         let marked = marked & HIGH;
         if marked != 0 {
             return i + (marked.trailing_zeros() / 8) as usize;
@@ -48,8 +52,13 @@ pub(crate) fn plain_run_end(input: &[u8], from: usize) -> usize {
     }
     i + input[i..]
         .iter()
-        .position(|&b| STRING_SPECIAL[b as usize])
+        .position(|&b| ends_plain_run(b))
         .unwrap_or(input.len() - i)
+}
+
+/// Whether `b` ends a run of plain ASCII string content (see [`plain_run_end`]).
+fn ends_plain_run(b: u8) -> bool {
+    STRING_SPECIAL[b as usize] || !b.is_ascii()
 }
 
 #[inline]
@@ -165,6 +174,18 @@ impl<'a> Scanner<'a> {
                 0x00..=0x1f => {
                     self.pos = i;
                     return Err(self.error("no raw control characters in a string"));
+                }
+                0x80..=0xff => {
+                    // A character's bytes are all non-ASCII, so the input is UTF-8 exactly
+                    // when each run of non-ASCII bytes is.
+                    let run = input[i..].iter().position(u8::is_ascii);
+                    let end = run.map_or(input.len(), |n| i + n);
+                    if let Err(e) = std::str::from_utf8(&input[i..end]) {
+                        return Err(Box::new(FlattenError::NotUtf8 {
+                            offset: i + e.valid_up_to(),
+                        }));
+                    }
+                    i = end;
                 }
                 _ => i += 1,
             }

@@ -518,7 +518,7 @@ proptest! {
         let expected = from.min(bytes.len())
             + bytes[from.min(bytes.len())..]
                 .iter()
-                .position(|&b| scan::STRING_SPECIAL[b as usize])
+                .position(|&b| scan::STRING_SPECIAL[b as usize] || b >= 0x80)
                 .unwrap_or(bytes.len() - from.min(bytes.len()));
         prop_assert_eq!(scan::plain_run_end(&bytes, from), expected);
     }
@@ -527,7 +527,32 @@ proptest! {
     fn never_panics_on_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
         for o in all_modes() {
             let mut f = Flattener::new(o).unwrap();
-            let _ = f.flatten(&bytes, &mut Vec::new());
+            let result = f.flatten(&bytes, &mut Vec::new());
+            if let Err(e) = std::str::from_utf8(&bytes) {
+                prop_assert_eq!(result, Err(FlattenError::NotUtf8 { offset: e.valid_up_to() }));
+            }
+        }
+    }
+
+    #[test]
+    fn strings_are_utf8_validated_on_the_way(
+        head in "[a-z ]{0,9}",
+        bytes in prop::collection::vec(prop::sample::select(vec![b'a', 0x80, 0xbf, 0xc3, 0xa9, 0xe2, 0x80, 0x93, 0xf0, 0x9f, 0x98, 0x80, 0xc0, 0xed, 0xa0, 0xf5, 0xff]), 0..24),
+        in_key in any::<bool>(),
+    ) {
+        // Non-ASCII bytes in a key or a value (no separate UTF-8 pass): accepted exactly when
+        // the whole input is UTF-8, else reported at the first invalid byte.
+        let mut text = head.into_bytes();
+        text.extend_from_slice(&bytes);
+        let input = if in_key {
+            [&b"{\"x\":1,\""[..], &text, b"\":2}"].concat()
+        } else {
+            [&b"{\"x\":\""[..], &text, b"\"}"].concat()
+        };
+        let result = Flattener::new(FlattenOptions::default()).unwrap().flatten(&input, &mut Vec::new());
+        match std::str::from_utf8(&input) {
+            Ok(_) => prop_assert!(result.is_ok(), "{:?}: {:?}", input, result),
+            Err(e) => prop_assert_eq!(result, Err(FlattenError::NotUtf8 { offset: e.valid_up_to() })),
         }
     }
 
