@@ -160,11 +160,11 @@ struct KeyEntry {
 }
 
 /// Where a new key's bytes can be compared later.
-enum KeyBytes<'k> {
+enum KeyBytes {
     /// Already in the output buffer at this position (no copy).
     InOutput(usize),
     /// To be copied into the arena.
-    Copy(&'k [u8]),
+    Copy,
 }
 
 /// One slot of the open-addressing index: valid only when `generation` matches the
@@ -271,7 +271,7 @@ impl Namespace {
     ) {
         let (start, in_output) = match bytes {
             KeyBytes::InOutput(start) => (start, true),
-            KeyBytes::Copy(key) => {
+            KeyBytes::Copy => {
                 let start = self.arena.len();
                 self.arena.extend_from_slice(key);
                 (start, false)
@@ -318,14 +318,7 @@ impl Namespace {
     ) {
         self.reserve_one();
         if let Err(slot) = self.probe(hash, key, out) {
-            self.insert_at(
-                slot,
-                hash,
-                key,
-                KeyBytes::Copy(key),
-                member_start,
-                member_end,
-            );
+            self.insert_at(slot, hash, key, KeyBytes::Copy, member_start, member_end);
         }
     }
 
@@ -370,8 +363,8 @@ pub struct Flattener {
     keys_plain: bool,
     scratch: Vec<u8>,
     namespaces: Vec<Namespace>,
-    /// Buffers for kept arrays, one per nesting level, reused across records.
-    array_buffers: Vec<Vec<u8>>,
+    /// Where a left-out member's value is scanned (`Collision::First`).
+    discarded: Vec<u8>,
     // Per-call state.
     summary: FlattenSummary,
     capture: bool,
@@ -398,23 +391,17 @@ static NORMAL_KEY_BYTE: [u8; 256] = {
     table
 };
 
-/// Write one member, `"key":value` (after a comma unless it is the object's first), and
-/// say where its key's bytes can be compared later: in `out` when written verbatim
+/// Write the start of a member, `"key":` (after a comma unless it is the object's first),
+/// and say where its key's bytes can be compared later: in `out` when written verbatim
 /// (`plain_key`: nothing in it needs escaping), else to be copied. Always inlined: it is
 /// the per-member hot path (an out-of-line call measured ~7% slower flattening).
 #[inline(always)]
-fn write_member<'k>(
-    out: &mut Vec<u8>,
-    first: &mut bool,
-    key: &'k [u8],
-    plain_key: bool,
-    value: &Value,
-) -> KeyBytes<'k> {
+fn write_key(out: &mut Vec<u8>, first: &mut bool, key: &[u8], plain_key: bool) -> KeyBytes {
     if !*first {
         out.push(b',');
     }
     *first = false;
-    let key_bytes = if plain_key {
+    if plain_key {
         out.reserve(key.len() + 3);
         out.push(b'"');
         let key_start = out.len();
@@ -424,13 +411,16 @@ fn write_member<'k>(
     } else {
         write_json_string(out, key);
         out.push(b':');
-        KeyBytes::Copy(key)
-    };
+        KeyBytes::Copy
+    }
+}
+
+#[inline(always)]
+fn write_value(out: &mut Vec<u8>, value: &Value) {
     match value {
         Value::Raw(raw) => out.extend_from_slice(raw),
         Value::Text(text) => write_json_string(out, text),
     }
-    key_bytes
 }
 
 #[inline]
@@ -512,7 +502,7 @@ impl Flattener {
                     .any(|b| STRING_SPECIAL[b as usize]),
             scratch: Vec::new(),
             namespaces: Vec::new(),
-            array_buffers: Vec::new(),
+            discarded: Vec::new(),
             summary: FlattenSummary::default(),
             capture: false,
             drop_hit: false,
@@ -937,24 +927,23 @@ impl Flattener {
         depth: usize,
         level: usize,
     ) -> Fallible<()> {
-        // Write the array into a buffer of its own (reused per level), then as one raw
-        // member value.
-        while self.array_buffers.len() <= level {
-            self.array_buffers.push(Vec::new());
+        // An empty array is a member only with keep_empty: look before writing a key.
+        let mut after_open = Scanner::new(sc.input);
+        after_open.pos = sc.pos + 1;
+        after_open.skip_ws();
+        if after_open.peek() == Some(b']') {
+            sc.pos = after_open.pos + 1;
+            return if self.opts.keep_empty {
+                self.member(out, level, Value::Raw(b"[]"))
+            } else {
+                Ok(())
+            };
         }
-        let mut array = std::mem::take(&mut self.array_buffers[level]);
-        array.clear();
-        let result = self
-            .array_elements(sc, &mut array, depth + 1, level + 1)
-            .and_then(|empty| {
-                if empty && !self.opts.keep_empty {
-                    Ok(())
-                } else {
-                    self.member(out, level, Value::Raw(&array))
-                }
-            });
-        self.array_buffers[level] = array;
-        result
+        // Written straight after its key (no copy of the array).
+        self.member_with(out, level, None, |this, out| {
+            this.array_elements(sc, out, depth + 1, level + 1)
+                .map(|_empty| ())
+        })
     }
 
     /// Write the array at `pos` to `out` in keep mode. Returns whether it was empty.
@@ -1015,7 +1004,29 @@ impl Flattener {
     }
 
     /// Write member `<final key>: value` into the object of namespace `level`.
+    #[inline(never)]
     fn member(&mut self, out: &mut Vec<u8>, level: usize, value: Value) -> Fallible<()> {
+        self.member_with(out, level, Some(&value), |_, out| {
+            write_value(out, &value);
+            Ok(())
+        })
+    }
+
+    /// Write member `<final key>:` into the object of namespace `level`, then its value with
+    /// `write_value` (which may scan and write a whole array; it leaves the path as it found
+    /// it and does not touch namespace `level`). `observed`: the value, for watched fields
+    /// and drop rules (scalars).
+    #[inline(always)]
+    fn member_with<W>(
+        &mut self,
+        out: &mut Vec<u8>,
+        level: usize,
+        observed: Option<&Value>,
+        write_value: W,
+    ) -> Fallible<()>
+    where
+        W: FnOnce(&mut Self, &mut Vec<u8>) -> Fallible<()>,
+    {
         // (Checking emptiness first saves hashing every key when there are no renames.)
         let renamed = (level == 0 && !self.renames.is_empty())
             .then(|| self.renames.get(&self.path))
@@ -1029,20 +1040,48 @@ impl Flattener {
             ns.reserve_one();
             if let Err(slot) = ns.probe(hash, &self.path, out) {
                 let member_start = out.len();
-                let key_bytes =
-                    write_member(out, &mut ns.first, &self.path, self.keys_plain, &value);
-                ns.insert_at(slot, hash, &self.path, key_bytes, member_start, out.len());
-                if level == 0 && (!self.watch.is_empty() || !self.drop_rules.is_empty()) {
-                    let path = std::mem::take(&mut self.path);
-                    self.observe(&path, &value);
-                    self.path = path;
+                let key_bytes = write_key(out, &mut ns.first, &self.path, self.keys_plain);
+                write_value(self, out)?;
+                self.namespaces[level].insert_at(
+                    slot,
+                    hash,
+                    &self.path,
+                    key_bytes,
+                    member_start,
+                    out.len(),
+                );
+                if let Some(value) = observed {
+                    if level == 0 && (!self.watch.is_empty() || !self.drop_rules.is_empty()) {
+                        let path = std::mem::take(&mut self.path);
+                        self.observe(&path, value);
+                        self.path = path;
+                    }
                 }
                 return Ok(());
             }
         }
+        self.renamed_or_colliding_member(out, level, observed, write_value)
+    }
+
+    /// [`Self::member_with`] for a key that is renamed, length-capped or already in its
+    /// object (the rare cases, out of line).
+    #[inline(never)]
+    fn renamed_or_colliding_member<W>(
+        &mut self,
+        out: &mut Vec<u8>,
+        level: usize,
+        observed: Option<&Value>,
+        write_value: W,
+    ) -> Fallible<()>
+    where
+        W: FnOnce(&mut Self, &mut Vec<u8>) -> Fallible<()>,
+    {
         // The final key: renamed, length-capped, or suffixed on a collision.
         let mut key = std::mem::take(&mut self.candidate);
         key.clear();
+        let renamed = (level == 0 && !self.renames.is_empty())
+            .then(|| self.renames.get(&self.path))
+            .flatten();
         match renamed {
             Some(renamed) => key.extend_from_slice(renamed),
             None => key.extend_from_slice(&self.path),
@@ -1061,8 +1100,14 @@ impl Flattener {
                     return Err(Box::new(FlattenError::Collision { key: key_text }));
                 }
                 Collision::First => {
+                    // Left out; a value still to be scanned is scanned into a buffer
+                    // that is dropped.
                     self.candidate = key;
-                    return Ok(());
+                    let mut discarded = std::mem::take(&mut self.discarded);
+                    discarded.clear();
+                    let result = write_value(self, &mut discarded);
+                    self.discarded = discarded;
+                    return result;
                 }
                 Collision::Last => replaced = Some(existing),
                 Collision::Suffix => {
@@ -1093,8 +1138,13 @@ impl Flattener {
         }
         let member_start = out.len();
         // Renamed keys need not be plain: written escaped, indexed from the arena.
-        write_member(out, &mut ns.first, &key, false, &value);
+        write_key(out, &mut ns.first, &key, false);
+        if let Err(e) = write_value(self, out) {
+            self.candidate = key;
+            return Err(e);
+        }
         let member_end = out.len();
+        let ns = &mut self.namespaces[level];
         if let Some(existing) = replaced {
             // The replacement keeps the key's place in the index; its bytes move to the
             // arena, as the replaced member becomes a hole.
@@ -1108,8 +1158,10 @@ impl Flattener {
         } else {
             ns.insert(hash, &key, out, member_start, member_end);
         }
-        if level == 0 && (!self.watch.is_empty() || !self.drop_rules.is_empty()) {
-            self.observe(&key, &value);
+        if let Some(value) = observed {
+            if level == 0 && (!self.watch.is_empty() || !self.drop_rules.is_empty()) {
+                self.observe(&key, value);
+            }
         }
         self.candidate = key;
         Ok(())

@@ -56,6 +56,31 @@ pub(crate) fn plain_run_end(input: &[u8], from: usize) -> usize {
         .unwrap_or(input.len() - i)
 }
 
+/// The index of the first byte at or after `from` that is not an ASCII digit (or the
+/// end): eight bytes at a time (SWAR), so that the usual short number costs one round.
+#[inline]
+pub(crate) fn digits_end(input: &[u8], from: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut i = from.min(input.len());
+    while let Some(chunk) = input.get(i..i + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        // A byte's high bit is set when it is above '9' (adding 0x46 reaches 0x80), below
+        // '0' (subtracting 0x30 wraps) or non-ASCII. Digits neither carry nor borrow, so
+        // the lowest marked byte is exact.
+        let marked =
+            (word.wrapping_add(ONES * 0x46) | word.wrapping_sub(ONES * 0x30) | word) & HIGH;
+        if marked != 0 {
+            return i + (marked.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i + input[i..]
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(input.len() - i)
+}
+
 /// Whether `b` ends a run of plain ASCII string content (see [`plain_run_end`]).
 fn ends_plain_run(b: u8) -> bool {
     STRING_SPECIAL[b as usize] || !b.is_ascii()
@@ -203,11 +228,7 @@ impl<'a> Scanner<'a> {
         }
         match input.get(i) {
             Some(b'0') => i += 1,
-            Some(b'1'..=b'9') => {
-                while input.get(i).is_some_and(u8::is_ascii_digit) {
-                    i += 1;
-                }
-            }
+            Some(b'1'..=b'9') => i = digits_end(input, i + 1),
             _ => {
                 self.pos = i;
                 return Err(self.error("a digit"));
@@ -219,9 +240,7 @@ impl<'a> Scanner<'a> {
                 self.pos = i;
                 return Err(self.error("a digit after the decimal point"));
             }
-            while input.get(i).is_some_and(u8::is_ascii_digit) {
-                i += 1;
-            }
+            i = digits_end(input, i + 1);
         }
         if matches!(input.get(i), Some(b'e' | b'E')) {
             i += 1;
@@ -232,9 +251,7 @@ impl<'a> Scanner<'a> {
                 self.pos = i;
                 return Err(self.error("a digit in the exponent"));
             }
-            while input.get(i).is_some_and(u8::is_ascii_digit) {
-                i += 1;
-            }
+            i = digits_end(input, i + 1);
         }
         self.pos = i;
         Ok((start, i))

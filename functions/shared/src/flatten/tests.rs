@@ -123,6 +123,52 @@ fn collisions_by_case_resolve_per_policy() {
     let mut f = Flattener::new(FlattenOptions::default()).unwrap();
     let summary = f.flatten(input.as_bytes(), &mut Vec::new()).unwrap();
     assert_eq!(summary.collisions, 2);
+    // Kept arrays are written straight after their key: a left-out or replaced array
+    // leaves nothing behind, and objects inside keep their own names.
+    let arrays = r#"{"L": [1, {"X": 1, "x": 2}], "b": [ ], "l": [{"y": [3]}], "z": 0}"#;
+    assert_eq!(
+        flat(arrays),
+        "{\"l\":[1,{\"x\":1,\"x_2\":2}],\"l_2\":[{\"y\":[3]}],\"z\":0}\n"
+    );
+    assert_eq!(
+        flat_with(opts(|o| o.collision = Collision::First), arrays).unwrap(),
+        "{\"l\":[1,{\"x\":1}],\"z\":0}\n"
+    );
+    assert_eq!(
+        flat_with(opts(|o| o.collision = Collision::Last), arrays).unwrap(),
+        "{\"l\":[{\"y\":[3]}],\"z\":0}\n"
+    );
+    assert_eq!(
+        flat_with(
+            opts(|o| {
+                o.collision = Collision::Last;
+                o.keep_empty = true;
+            }),
+            arrays
+        )
+        .unwrap(),
+        "{\"b\":[],\"l\":[{\"y\":[3]}],\"z\":0}\n"
+    );
+    assert_eq!(
+        flat_with(opts(|o| o.collision = Collision::Fail), arrays).unwrap_err(),
+        FlattenError::Collision { key: "x".into() }
+    );
+    assert_eq!(
+        flat_with(
+            opts(|o| o.collision = Collision::Fail),
+            r#"{"L":[1],"l":[2]}"#
+        )
+        .unwrap_err(),
+        FlattenError::Collision { key: "l".into() }
+    );
+    // A left-out array is still validated.
+    assert!(matches!(
+        flat_with(
+            opts(|o| o.collision = Collision::First),
+            r#"{"L":[1],"l":[2,}]}"#
+        ),
+        Err(FlattenError::Syntax { offset: 16, .. })
+    ));
 }
 
 #[test]
@@ -521,6 +567,20 @@ proptest! {
                 .position(|&b| scan::STRING_SPECIAL[b as usize] || b >= 0x80)
                 .unwrap_or(bytes.len() - from.min(bytes.len()));
         prop_assert_eq!(scan::plain_run_end(&bytes, from), expected);
+    }
+
+    #[test]
+    fn digit_scan_finds_the_first_non_digit(
+        bytes in prop::collection::vec(prop::sample::select(b"0123456789012345678901234567890123456789/:.e-\x00\x7f\x80\xb9\xba\xff".to_vec()), 0..40),
+        from in 0usize..48,
+    ) {
+        let from_clamped = from.min(bytes.len());
+        let expected = from_clamped
+            + bytes[from_clamped..]
+                .iter()
+                .position(|b| !b.is_ascii_digit())
+                .unwrap_or(bytes.len() - from_clamped);
+        prop_assert_eq!(scan::digits_end(&bytes, from), expected);
     }
 
     #[test]
