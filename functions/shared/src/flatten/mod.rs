@@ -1003,7 +1003,8 @@ impl Flattener {
         }
     }
 
-    /// Write member `<final key>: value` into the object of namespace `level`.
+    /// Write member `<final key>: value` into the object of namespace `level`. Out of line:
+    /// inlined into `value`'s call sites, flattening measured ~10% slower.
     #[inline(never)]
     fn member(&mut self, out: &mut Vec<u8>, level: usize, value: Value) -> Fallible<()> {
         self.member_with(out, level, Some(&value), |_, out| {
