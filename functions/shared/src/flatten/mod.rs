@@ -781,6 +781,9 @@ impl Flattener {
                 .any(|p| under(&self.path, p, &self.sep) || under(p, &self.path, &self.sep))
     }
 
+    /// One member's value. Always inlined (into `members` and `indexed`): a call per member
+    /// measured ~7% slower flattening.
+    #[inline(always)]
     fn value(
         &mut self,
         sc: &mut Scanner,
