@@ -271,10 +271,10 @@ impl FirehoseResponse {
 }
 
 /// The struct name and field through which `serde_json`'s serializer writes a string as
-/// raw JSON: what `RawValue`'s own `Serialize` does (`serde_json::raw::TOKEN`, stable since
-/// `raw_value` appeared). Used so that the response, valid by construction, is not
-/// re-validated (a scan of several MB) only to be copied out; `serializes_as_raw_json`
-/// guards it.
+/// raw JSON: what `RawValue`'s own `Serialize` does (`serde_json::raw::TOKEN`, crate-private;
+/// the version is pinned by Cargo.lock and `serializes_as_raw_json` fails if it changes).
+/// Used so that the response, valid by construction, is not checked again (a scan of
+/// several MB) only to be copied out: `RawValue` has no public unchecked constructor.
 const RAW_JSON_TOKEN: &str = "$serde_json::private::RawValue";
 
 impl Serialize for FirehoseResponse {

@@ -1,10 +1,10 @@
 //! The JSON flattener shared by `firehose-flatten` and `athena-udf`'s `flatten_json`.
 //!
-//! Streaming: a validating scanner walks the input bytes once and writes flattened compact
-//! JSON directly — no `serde_json::Value` tree. Numbers and strings are copied verbatim
-//! (exact digits, original escapes). Recursion is bounded by `max_depth` (≤ 128); deeper
-//! subtrees are copied iteratively as JSON strings, and input nested beyond
-//! `hard_max_depth` is rejected, so no input can overflow the stack.
+//! Streaming: a validating scanner (JSON grammar and UTF-8) walks the input bytes once and
+//! writes flattened compact JSON directly — no `serde_json::Value` tree. Numbers and
+//! strings are copied verbatim (exact digits, original escapes). Recursion is bounded by
+//! `max_depth` (≤ 128); deeper subtrees are copied iteratively as JSON strings, and input
+//! nested beyond `hard_max_depth` is rejected, so no input can overflow the stack.
 //!
 //! Paths in the option lists (`include`, `exclude`, `json_paths`, `renames`,
 //! `explode_path`, watched fields) are flattened names: normalised segments joined with the
