@@ -369,6 +369,14 @@ def build_report(r):
     if r.get("size_ratio"):
         w(f"- Output / input size: flattened records are **{r['size_ratio']:.2f}×** the raw events "
           "(from the benchmark's own count over the 6 MB batch), so a 6 MB input cannot come back in one response.")
+    six = r["criterion"].get("firehose-flatten/handler/6MB")
+    if six and six.get("throughput"):
+        size = six["throughput"]["Bytes"]
+        w(f"- The 6 MB batch through the same handler path (criterion, defaults; the records past the response "
+          f"budget go to a re-ingestion sink that accepts everything, no network): **{mbs(size, six['median_s']):.0f} "
+          f"MB/s** (median; fastest sample {mbs(size, six['best_s']):.0f} MB/s). Faster per byte than the smaller "
+          "batches because the records past the budget are re-ingested rather than flattened, which is why the "
+          "goal above is judged on the 1 and 3 MB batches.")
     big = r["largest"]
     g6 = big.get("firehose-flatten 6 MB batch")
     if g6:
