@@ -884,6 +884,23 @@ impl Flattener {
         result
     }
 
+    /// If the array at `pos` is empty, consume it (a `[]` member only with keep_empty) and
+    /// say so; otherwise leave the scanner where it is.
+    #[inline]
+    fn empty_array(&mut self, sc: &mut Scanner, out: &mut Vec<u8>, level: usize) -> Fallible<bool> {
+        let mut after_open = Scanner::new(sc.input);
+        after_open.pos = sc.pos + 1;
+        after_open.skip_ws();
+        if after_open.peek() != Some(b']') {
+            return Ok(false);
+        }
+        sc.pos = after_open.pos + 1;
+        if self.opts.keep_empty {
+            self.member(out, level, Value::Raw(b"[]"))?;
+        }
+        Ok(true)
+    }
+
     fn indexed(
         &mut self,
         sc: &mut Scanner,
@@ -891,15 +908,10 @@ impl Flattener {
         depth: usize,
         level: usize,
     ) -> Fallible<()> {
-        sc.pos += 1;
-        sc.skip_ws();
-        if sc.peek() == Some(b']') {
-            sc.pos += 1;
-            if self.opts.keep_empty {
-                self.member(out, level, Value::Raw(b"[]"))?;
-            }
+        if self.empty_array(sc, out, level)? {
             return Ok(());
         }
+        sc.pos += 1;
         let prefix_len = self.path.len();
         let mut index = 0usize;
         loop {
@@ -930,40 +942,31 @@ impl Flattener {
         depth: usize,
         level: usize,
     ) -> Fallible<()> {
-        // An empty array is a member only with keep_empty: look before writing a key.
-        let mut after_open = Scanner::new(sc.input);
-        after_open.pos = sc.pos + 1;
-        after_open.skip_ws();
-        if after_open.peek() == Some(b']') {
-            sc.pos = after_open.pos + 1;
-            return if self.opts.keep_empty {
-                self.member(out, level, Value::Raw(b"[]"))
-            } else {
-                Ok(())
-            };
+        // Looked at before a key is written: an empty array is a member only with keep_empty.
+        if self.empty_array(sc, out, level)? {
+            return Ok(());
         }
         // Written straight after its key (no copy of the array).
         self.member_with(out, level, None, |this, out| {
             this.array_elements(sc, out, depth + 1, level + 1)
-                .map(|_empty| ())
         })
     }
 
-    /// Write the array at `pos` to `out` in keep mode. Returns whether it was empty.
+    /// Write the array at `pos` to `out` in keep mode.
     fn array_elements(
         &mut self,
         sc: &mut Scanner,
         out: &mut Vec<u8>,
         depth: usize,
         level: usize,
-    ) -> Fallible<bool> {
+    ) -> Fallible<()> {
         sc.pos += 1;
         out.push(b'[');
         sc.skip_ws();
         if sc.peek() == Some(b']') {
             sc.pos += 1;
             out.push(b']');
-            return Ok(true);
+            return Ok(());
         }
         let mut first = true;
         loop {
@@ -1001,7 +1004,7 @@ impl Flattener {
             }
             if !sc.more_elements(b']')? {
                 out.push(b']');
-                return Ok(false);
+                return Ok(());
             }
         }
     }
@@ -1031,12 +1034,8 @@ impl Flattener {
     where
         W: FnOnce(&mut Self, &mut Vec<u8>) -> Fallible<()>,
     {
-        // (Checking emptiness first saves hashing every key when there are no renames.)
-        let renamed = (level == 0 && !self.renames.is_empty())
-            .then(|| self.renames.get(&self.path))
-            .flatten();
         let capped = self.opts.normalize_keys && self.path.len() > self.opts.max_key_bytes;
-        if renamed.is_none() && !capped {
+        if self.rename(level).is_none() && !capped {
             // The common case: the path is the key and is new in its object, so it is
             // written straight from the path, without a copy.
             let hash = hash_key(&self.path);
@@ -1055,7 +1054,7 @@ impl Flattener {
                     out.len(),
                 );
                 if let Some(value) = observed {
-                    if level == 0 && (!self.watch.is_empty() || !self.drop_rules.is_empty()) {
+                    if self.observes(level) {
                         let path = std::mem::take(&mut self.path);
                         self.observe(&path, value);
                         self.path = path;
@@ -1083,10 +1082,7 @@ impl Flattener {
         // The final key: renamed, length-capped, or suffixed on a collision.
         let mut key = std::mem::take(&mut self.candidate);
         key.clear();
-        let renamed = (level == 0 && !self.renames.is_empty())
-            .then(|| self.renames.get(&self.path))
-            .flatten();
-        match renamed {
+        match self.rename(level) {
             Some(renamed) => key.extend_from_slice(renamed),
             None => key.extend_from_slice(&self.path),
         }
@@ -1163,12 +1159,27 @@ impl Flattener {
             ns.insert(hash, &key, out, member_start, member_end);
         }
         if let Some(value) = observed {
-            if level == 0 && (!self.watch.is_empty() || !self.drop_rules.is_empty()) {
+            if self.observes(level) {
                 self.observe(&key, value);
             }
         }
         self.candidate = key;
         Ok(())
+    }
+
+    /// The configured new name of the current path, for a top-level member. (Checking
+    /// emptiness first saves hashing every key when there are no renames.)
+    #[inline]
+    fn rename(&self, level: usize) -> Option<&Vec<u8>> {
+        (level == 0 && !self.renames.is_empty())
+            .then(|| self.renames.get(&self.path))
+            .flatten()
+    }
+
+    /// Whether members of namespace `level` are looked at by watched fields or drop rules.
+    #[inline]
+    fn observes(&self, level: usize) -> bool {
+        level == 0 && (!self.watch.is_empty() || !self.drop_rules.is_empty())
     }
 
     /// Watched fields and drop rules look at scalar values of top-level members.

@@ -44,8 +44,8 @@ pub fn init(default_function_name: &str) {
 
 /// The Lambda runtime loop every function's `main` ends with: the heap is kept between
 /// invocations ([`crate::heap`]), each invocation gets a fresh [`Metrics`] (flushed as EMF
-/// when it ends) and the handler's response. Handlers
-/// answer per-record problems in their response, so the loop itself never fails an event.
+/// when it ends) and the handler's response. Handlers answer per-record problems in their
+/// response, so the loop itself never fails an event.
 pub async fn run<E, R, F, Fut>(
     function: &'static str,
     handler: F,
