@@ -1,6 +1,9 @@
 # ferrolake — every entry point for developers and CI.
-#   make setup   idempotent: project venv (pinned moto[server], cfn-lint, cargo-lambda, pyarrow),
-#                PostgreSQL 15 via apt-get when its binaries are missing
+#   make setup   idempotent: Rust toolchain check, every crate source Cargo.lock names (all
+#                platforms: cargo deny reads them), project venv (pinned moto[server], cfn-lint,
+#                cargo-lambda, pyarrow), PostgreSQL 15 via apt-get when its binaries are missing
+#   make fresh-check  clone into a temp dir and run make demo, then make test, with an empty
+#                HOME, CARGO_HOME and target dir (what a new user sees); prints both wall times
 #   make test    setup + fmt check + clippy + all unit and integration tests + template checks
 #   make demo    the whole pipeline locally (ARGS="--events N --keep")
 
@@ -28,12 +31,33 @@ export AWS_CONFIG_FILE := /dev/null
 export AWS_SHARED_CREDENTIALS_FILE := /dev/null
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help setup venv tools postgres fmt fmt-check clippy unit-test test template-check deny build build-x86 bench bench-smoke demo fuzz fuzz-smoke soak clean
+.PHONY: help setup toolchain crates fresh-check venv tools postgres fmt fmt-check clippy unit-test test template-check deny build build-x86 bench bench-smoke demo fuzz fuzz-smoke soak clean
 
 help:
 	@echo "make setup | test | demo | fmt | clippy | template-check | deny | build | build-x86 | bench | bench-smoke | fuzz | fuzz-smoke | soak | clean"
 
-setup: venv postgres
+setup: toolchain crates venv postgres
+
+# The toolchain comes from rust-toolchain.toml (channel "stable"); Cargo.toml's rust-version is
+# the floor. Nothing here downloads a toolchain: a missing or too-old one is named, not fetched.
+RUST_MSRV := $(shell sed -n 's/^rust-version *= *"\(.*\)"/\1/p' Cargo.toml)
+toolchain:
+	@command -v cargo >/dev/null || { echo "setup: cargo not found — install Rust $(RUST_MSRV) or newer (rustup)" >&2; exit 1; }
+	@have=$$(rustc --version 2>/dev/null | cut -d' ' -f2); \
+	  if [ -z "$$have" ]; then echo "setup: rustc does not run (is the 'stable' toolchain installed? rustup toolchain list)" >&2; exit 1; fi; \
+	  if [ "$$(printf '%s\n%s\n' "$(RUST_MSRV)" "$$have" | sort -V | head -1)" != "$(RUST_MSRV)" ]; then \
+	    echo "setup: rustc $$have is older than the project's rust-version $(RUST_MSRV)" >&2; exit 1; fi
+	@cargo fmt --version >/dev/null 2>&1 || { echo "setup: rustfmt missing (rustup component add rustfmt)" >&2; exit 1; }
+	@cargo clippy --version >/dev/null 2>&1 || { echo "setup: clippy missing (rustup component add clippy)" >&2; exit 1; }
+
+# Every crate in Cargo.lock, for every platform (a Linux build never downloads web-sys or
+# android_system_properties, but cargo deny reads their metadata). A no-op once cached.
+crates:
+	cargo fetch --locked
+
+# For people, not CI: a fresh clone with nothing cached (tests/fresh_machine.sh).
+fresh-check:
+	tests/fresh_machine.sh
 
 venv: $(VENV_STAMP)
 
@@ -88,7 +112,7 @@ CARGO_DENY_VERSION := 0.20.2
 CARGO_DENY        := $(CARGO_TOOLS)/cargo-deny-$(CARGO_DENY_VERSION)/bin/cargo-deny
 $(CARGO_DENY):
 	cargo install cargo-deny --locked --version $(CARGO_DENY_VERSION) --root $(CARGO_TOOLS)/cargo-deny-$(CARGO_DENY_VERSION)
-deny: $(CARGO_DENY)
+deny: crates $(CARGO_DENY)
 	$(CARGO_DENY) --offline check licenses bans sources
 
 # cargo-fuzz targets (nightly; installed on first use), seeded from events/: 60 s each, or

@@ -9,7 +9,14 @@ TOOLS=$HOME/.cache/ferrolake/cargo-tools
 TARGET_DIR=$HOME/.cache/ferrolake/fuzz-target
 CORPUS=$HOME/.cache/ferrolake/fuzz-corpus
 export PATH=$TOOLS/bin:$PATH
-rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+# Never download a toolchain (that hangs where the Rust servers are unreachable): say what
+# is missing and stop.
+if ! rustup run nightly rustc --version >/dev/null 2>&1; then
+  echo "fuzz: needs a nightly Rust toolchain (cargo-fuzz builds with -Zsanitizer), and none is installed." >&2
+  echo "fuzz: install one with 'rustup toolchain install nightly --profile minimal', then run make fuzz-smoke again." >&2
+  exit 2
+fi
+echo "fuzz: $(rustup run nightly rustc --version)"
 command -v cargo-fuzz >/dev/null || cargo +nightly install cargo-fuzz --locked --version 0.13.2 --root "$TOOLS"
 
 declare -A SEEDS=(

@@ -3,14 +3,14 @@
 USING EXTERNAL FUNCTION hash_pii(value VARCHAR, secret_name VARCHAR)
     RETURNS VARCHAR
     LAMBDA 'ferrolake-athena-udf'
-SELECT hash_pii(email, 'pii_pepper') AS email_hash, count(*) AS orders
+SELECT hash_pii(email, 'athena-udf/pii_pepper') AS email_hash, count(*) AS orders
 FROM lake.orders
 GROUP BY 1;
 
 USING EXTERNAL FUNCTION hash_pii(value BIGINT, secret_name VARCHAR)
     RETURNS VARCHAR
     LAMBDA 'ferrolake-athena-udf'
-SELECT hash_pii(customer_id, 'pii_pepper') AS customer_key
+SELECT hash_pii(customer_id, 'athena-udf/pii_pepper') AS customer_key
 FROM lake.orders
 LIMIT 10;
 

@@ -31,7 +31,15 @@ pub enum NotificationError {
     NoId { pointers: String },
     #[error("item id at {pointer} is empty or not a string/number")]
     BadId { pointer: String },
+    /// The id is the Kinesis partition key, which PutRecords limits to 256 characters
+    /// (a longer one fails the whole request).
+    #[error("item id at {pointer} is {chars} characters; it is the Kinesis partition key, which takes at most {MAX_ITEM_ID_CHARS}")]
+    IdTooLong { pointer: String, chars: usize },
 }
+
+/// Kinesis PutRecords: a partition key is 1–256 Unicode characters
+/// (https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecordsRequestEntry.html).
+pub const MAX_ITEM_ID_CHARS: usize = 256;
 
 /// Where to find things in a notification.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +100,13 @@ pub fn parse(
             })
         }
     };
+    let chars = item_id.chars().count();
+    if chars > MAX_ITEM_ID_CHARS {
+        return Err(NotificationError::IdTooLong {
+            pointer: id_pointer.clone(),
+            chars,
+        });
+    }
     let text = |v: &Value| match v {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -155,6 +170,20 @@ mod tests {
                 notified_at: Some("2026-11-22T01:02:03.456Z".into()),
                 sns_message_id: Some("95df01b4-ee98-5cb9-9903-4c221d41eb5e".into()),
             })
+        );
+    }
+
+    #[test]
+    fn an_id_longer_than_a_kinesis_partition_key_is_refused_by_name() {
+        let fields = NotificationFields::default();
+        let ok = "é".repeat(MAX_ITEM_ID_CHARS); // 256 characters, 512 bytes
+        assert!(parse(Some(&format!(r#"{{"id": "{ok}"}}"#)), None, &fields).is_ok());
+        let long = "x".repeat(MAX_ITEM_ID_CHARS + 1);
+        let err = parse(Some(&format!(r#"{{"id": "{long}"}}"#)), None, &fields).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("item id at /id is 257 characters; it is the Kinesis partition key, which takes at most 256"),
+            "{err}"
         );
     }
 

@@ -28,6 +28,7 @@ pub mod metric {
     pub const DEFERRED_INTERVAL: &str = "CrawlsDeferredInterval";
     pub const PARTITIONS_REGISTERED: &str = "PartitionsRegistered";
     pub const PARTITIONS_EXISTING: &str = "PartitionsAlreadyRegistered";
+    pub const SCHEMA_CRAWLS: &str = "SchemaCrawlsRequested";
     pub const POISON: &str = ferrolake_shared::batch::metric::POISON;
     pub const RETRIED: &str = ferrolake_shared::batch::metric::RETRIED;
 }
@@ -46,6 +47,11 @@ struct Plan {
     verdicts: Vec<Verdict>,
     crawlers: BTreeMap<String, Vec<usize>>,
     tables: BTreeMap<TableRef, Vec<TableObject>>,
+    /// Fallback crawlers of tables that just gained a partition: started (coalesced, as
+    /// any crawl) so the table picks up new columns. Best effort: the objects are already
+    /// queryable, so a deferred or failed schema crawl retries no message; the next new
+    /// partition asks again.
+    schema_crawls: std::collections::BTreeSet<String>,
 }
 
 impl Plan {
@@ -199,6 +205,10 @@ impl<C: Catalog> CrawlerTrigger<C> {
             }
         };
 
+        let schema_crawlers: Vec<String> = objects
+            .iter()
+            .filter_map(|o| o.fallback_crawler.clone())
+            .collect();
         let mut partitions: BTreeMap<Partition, Vec<usize>> = BTreeMap::new();
         for o in objects {
             match partition_of(&o.bucket, &o.prefix, &o.key, &layout.partition_keys) {
@@ -224,6 +234,7 @@ impl<C: Catalog> CrawlerTrigger<C> {
                             PartitionOutcome::Created => {
                                 metrics.count(metric::PARTITIONS_REGISTERED, 1);
                                 tracing::info!(table = %table, location = %partition.location, "partition registered");
+                                plan.schema_crawls.extend(schema_crawlers.iter().cloned());
                                 Verdict::Ok
                             }
                             PartitionOutcome::AlreadyExisted => {
@@ -257,6 +268,16 @@ impl<C: Catalog> CrawlerTrigger<C> {
 
     async fn start_crawlers(&self, plan: &mut Plan, deadline: &Deadline, metrics: &Metrics) {
         let crawlers = std::mem::take(&mut plan.crawlers);
+        let schema_crawls = std::mem::take(&mut plan.schema_crawls);
+        for crawler in schema_crawls.iter().filter(|c| !crawlers.contains_key(*c)) {
+            metrics.count(metric::SCHEMA_CRAWLS, 1);
+            let verdict = catch_panic(self.crawl(crawler, 0, deadline, metrics))
+                .await
+                .unwrap_or_else(|panic| Verdict::Retry(format!("panicked: {panic}")));
+            if let Verdict::Retry(reason) | Verdict::Poison(reason) = verdict {
+                tracing::info!(crawler = %crawler, reason = %reason, "schema crawl not started now; the next new partition asks again");
+            }
+        }
         for (crawler, messages) in crawlers {
             let verdict = catch_panic(self.crawl(&crawler, messages.len(), deadline, metrics))
                 .await

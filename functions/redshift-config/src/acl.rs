@@ -13,6 +13,9 @@ pub enum AclGrantee {
     Name(String),
     /// Redshift's `group NAME`.
     Group(String),
+    /// A Redshift role: its grants are not in the ACL columns, only in the `svv_*_privileges`
+    /// views (identity_type `role`).
+    Role(String),
     Public,
 }
 

@@ -137,7 +137,8 @@ impl Privilege {
         }
     }
 
-    fn parse(text: &str) -> Option<Self> {
+    /// A privilege by its SQL name (config items, Redshift's `svv_*_privileges` views).
+    pub fn parse(text: &str) -> Option<Self> {
         Some(match text.to_ascii_uppercase().as_str() {
             "SELECT" => Privilege::Select,
             "INSERT" => Privilege::Insert,

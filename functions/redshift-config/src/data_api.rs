@@ -1,6 +1,9 @@
 //! The second executor: the Redshift Data API, for deployments without VPC access to the
-//! cluster. A `BatchExecuteStatement` runs its statements as one transaction; catalog reads
-//! are separate `ExecuteStatement`s, polled with backoff. Only md5 password hashes ever
+//! cluster. A `BatchExecuteStatement` runs its statements as one transaction, and takes at
+//! most 40 of them, so a phase is applied as consecutive batches of at most 40: each batch
+//! is all or nothing, and a failure stops the phase after the batches before it committed.
+//! The plan is re-read from the catalogs on every run, so a retry converges from wherever it
+//! stopped. Catalog reads are separate `ExecuteStatement`s, polled with backoff. Only md5 password hashes ever
 //! appear in statements (never clear passwords) — but the Data API keeps SQL text for 24 h
 //! and shows it to callers with the same IAM identity, which the README points out.
 
@@ -19,6 +22,11 @@ enum Auth {
     Workgroup(String),
     Secret(String),
 }
+
+/// `BatchExecuteStatement` accepts 1–40 SQL statements.
+pub const MAX_BATCH_STATEMENTS: usize = 40;
+/// The Data API's quota on one query statement's size.
+pub const MAX_STATEMENT_BYTES: usize = 100 * 1024;
 
 pub struct DataApiSession {
     client: Client,
@@ -177,9 +185,36 @@ impl Session for DataApiSession {
     }
 
     async fn apply(&mut self, statements: &[Statement]) -> Result<(), ExecError> {
-        if statements.is_empty() {
-            return Ok(());
+        if let Some((index, s)) = statements
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.sql.len() > MAX_STATEMENT_BYTES)
+        {
+            return Err(ExecError::DataApiStatement {
+                index,
+                redacted: s.redacted.chars().take(200).collect(),
+                message: format!(
+                    "the statement is {} bytes; the Data API takes at most {MAX_STATEMENT_BYTES}",
+                    s.sql.len()
+                ),
+            });
         }
+        for (chunk, batch) in statements.chunks(MAX_BATCH_STATEMENTS).enumerate() {
+            self.apply_batch(chunk * MAX_BATCH_STATEMENTS, batch)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+impl DataApiSession {
+    /// One BatchExecuteStatement (one transaction) of at most 40 statements; `first` is
+    /// the index of its first statement in the phase, for error reports.
+    async fn apply_batch(
+        &mut self,
+        first: usize,
+        statements: &[Statement],
+    ) -> Result<(), ExecError> {
         let mut batch = self.client.batch_execute_statement();
         for s in statements {
             batch = batch.sqls(&s.sql);
@@ -199,7 +234,7 @@ impl Session for DataApiSession {
                 let index = failed_sub_statement.unwrap_or(0);
                 let statement = statements.get(index);
                 Err(ExecError::DataApiStatement {
-                    index,
+                    index: first + index,
                     redacted: statement.map_or_else(String::new, |s| s.redacted.clone()),
                     message: match statement {
                         Some(s) => s.safe_error_text(error),

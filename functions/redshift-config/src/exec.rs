@@ -95,7 +95,9 @@ impl ExecError {
 pub trait Session {
     /// Rows of a catalog query, every column as text (NULL → `None`).
     async fn rows(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, ExecError>;
-    /// Run `statements` in one transaction; all or nothing.
+    /// Run `statements` in order. A direct connection runs them in one transaction (all or
+    /// nothing); the Data API in consecutive transactions of at most 40 (each all or
+    /// nothing; an error stops at the failing one). Either way a re-plan converges.
     async fn apply(&mut self, statements: &[Statement]) -> Result<(), ExecError>;
 }
 

@@ -117,6 +117,7 @@ impl Render<'_> {
         match g {
             AclGrantee::Public => Grantee::Public,
             AclGrantee::Group(n) => Grantee::Group(Ident::from_catalog(n)),
+            AclGrantee::Role(n) => Grantee::Role(Ident::from_catalog(n)),
             AclGrantee::Name(n) => {
                 let id = Ident::from_catalog(n);
                 if self.config.groups.contains(&id) {

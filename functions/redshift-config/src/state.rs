@@ -1,9 +1,17 @@
 //! The current state, read with one query per catalog (Redshift cannot join leader-node
-//! catalogs with SVV views) and joined here. Every column is cast to `varchar` so the text
-//! protocol returns plain strings on both dialects.
+//! catalogs with SVV views) and joined here. Every column is rendered as `varchar` so the
+//! text protocol returns plain strings on both dialects; booleans through `CASE`, because
+//! Redshift refuses boolean → character casts (SQLSTATE 42846, "cannot cast type boolean to
+//! character varying"; its type-conversion table lists no such conversion:
+//! https://docs.aws.amazon.com/redshift/latest/dg/r_Type_conversion.html).
+//! Leader-node catalogs (`pg_*`) and `svv_*` views are never joined in one query
+//! (https://docs.aws.amazon.com/redshift/latest/dg/c_join_PG.html).
+//! Redshift keeps grants to roles out of `nspacl`/`relacl`: they are read from
+//! `svv_schema_privileges` and `svv_relation_privileges`
+//! (https://docs.aws.amazon.com/redshift/latest/dg/r_SVV_RELATION_PRIVILEGES.html).
 
 use crate::acl::{self, Acl};
-use crate::config::{Dialect, ObjectKind};
+use crate::config::{Dialect, ObjectKind, Privilege};
 use crate::exec::{ExecError, Session};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -61,10 +69,23 @@ pub async fn read_cluster(
     let mut state = ClusterState::default();
     let users_sql = match dialect {
         Dialect::Postgres => "SELECT rolname::varchar, rolsuper::varchar, rolcreatedb::varchar, rolconnlimit::varchar, rolvaliduntil::varchar, (rolvaliduntil < '2000-01-01')::varchar FROM pg_roles WHERE rolcanlogin",
-        Dialect::Redshift => "SELECT u.usename::varchar, u.usesuper::varchar, u.usecreatedb::varchar, i.connection_limit::varchar, u.valuntil::varchar, (u.valuntil < '2000-01-01')::varchar FROM pg_user u LEFT JOIN svv_user_info i ON i.user_id = u.usesysid",
+        // The connection limit is svv_user_info's, read by a query of its own below.
+        Dialect::Redshift => "SELECT u.usename::varchar, CASE WHEN u.usesuper THEN 't' ELSE 'f' END::varchar, CASE WHEN u.usecreatedb THEN 't' ELSE 'f' END::varchar, NULL::varchar, u.valuntil::varchar, CASE WHEN u.valuntil < '2000-01-01' THEN 't' ELSE 'f' END::varchar FROM pg_user u",
+    };
+    let limits: BTreeMap<String, String> = match dialect {
+        Dialect::Postgres => BTreeMap::new(),
+        Dialect::Redshift => session
+            .rows("SELECT user_name::varchar, connection_limit::varchar FROM svv_user_info")
+            .await?
+            .into_iter()
+            .map(|row| (text(&row, 0), text(&row, 1)))
+            .collect(),
     };
     for row in session.rows(users_sql).await? {
-        let limit = text(&row, 3);
+        let limit = limits
+            .get(&text(&row, 0))
+            .cloned()
+            .unwrap_or_else(|| text(&row, 3));
         state.users.insert(
             text(&row, 0),
             UserState {
@@ -157,6 +178,9 @@ pub async fn read_database(
             schema.tables.insert(text(&row, 1), (text(&row, 2), acl::parse(&text(&row, 3), dialect)));
         }
     }
+    if dialect == Dialect::Redshift {
+        read_role_grants(session, &mut state).await?;
+    }
     let owner_column = match dialect {
         Dialect::Postgres => "defaclrole",
         Dialect::Redshift => "defacluser",
@@ -181,4 +205,103 @@ pub async fn read_database(
             .insert((text(&row, 0), text(&row, 1), kind), parsed);
     }
     Ok(state)
+}
+
+/// Redshift's grants to roles on the database, schemas and tables (absent from the ACL
+/// columns).
+async fn read_role_grants(
+    session: &mut impl Session,
+    state: &mut DatabaseState,
+) -> Result<(), ExecError> {
+    let database = session
+        .rows("SELECT identity_name::varchar, privilege_type::varchar FROM svv_database_privileges WHERE identity_type = 'role' AND database_name = current_database()")
+        .await?;
+    for row in database {
+        if let Some(privilege) = Privilege::parse(&text(&row, 1)) {
+            state
+                .acl
+                .entry(acl::AclGrantee::Role(text(&row, 0)))
+                .or_default()
+                .insert(privilege);
+        }
+    }
+    let schemas = session
+        .rows("SELECT namespace_name::varchar, identity_name::varchar, privilege_type::varchar FROM svv_schema_privileges WHERE identity_type = 'role'")
+        .await?;
+    for row in schemas {
+        let (Some(schema), Some(privilege)) = (
+            state.schemas.get_mut(&text(&row, 0)),
+            Privilege::parse(&text(&row, 2)),
+        ) else {
+            continue;
+        };
+        schema
+            .acl
+            .entry(acl::AclGrantee::Role(text(&row, 1)))
+            .or_default()
+            .insert(privilege);
+    }
+    let relations = session
+        .rows("SELECT namespace_name::varchar, relation_name::varchar, identity_name::varchar, privilege_type::varchar FROM svv_relation_privileges WHERE identity_type = 'role'")
+        .await?;
+    for row in relations {
+        let Some((_, table_acl)) = state
+            .schemas
+            .get_mut(&text(&row, 0))
+            .and_then(|s| s.tables.get_mut(&text(&row, 1)))
+        else {
+            continue;
+        };
+        if let Some(privilege) = Privilege::parse(&text(&row, 3)) {
+            table_acl
+                .entry(acl::AclGrantee::Role(text(&row, 2)))
+                .or_default()
+                .insert(privilege);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::Statement;
+
+    /// Records the SQL it is asked, answers no rows.
+    #[derive(Default)]
+    struct Recorder(Vec<String>);
+
+    impl Session for Recorder {
+        async fn rows(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, ExecError> {
+            self.0.push(sql.to_string());
+            Ok(Vec::new())
+        }
+        async fn apply(&mut self, _: &[Statement]) -> Result<(), ExecError> {
+            Ok(())
+        }
+    }
+
+    /// Redshift cannot join leader-node catalogs (pg_*) with SVV views in one query, and
+    /// refuses boolean → varchar casts; a static check of every Redshift-dialect read (the
+    /// casts also run on the PostgreSQL Redshift profile, tests/redshift_profile.rs).
+    #[tokio::test]
+    async fn redshift_reads_never_join_pg_catalogs_with_svv_views() {
+        let mut recorder = Recorder::default();
+        read_cluster(&mut recorder, Dialect::Redshift)
+            .await
+            .unwrap();
+        read_database(&mut recorder, Dialect::Redshift)
+            .await
+            .unwrap();
+        assert!(recorder.0.len() >= 10, "{:?}", recorder.0);
+        for sql in &recorder.0 {
+            let lower = sql.to_ascii_lowercase();
+            let pg = lower.contains(" pg_") || lower.contains("(pg_");
+            let svv = lower.contains("svv_");
+            assert!(!(pg && svv), "joins a pg_ catalog with an SVV view: {sql}");
+            for flag in ["usesuper::", "usecreatedb::", "rolsuper::", "rolcanlogin::"] {
+                assert!(!lower.contains(flag), "casts a boolean: {sql}");
+            }
+        }
+    }
 }

@@ -496,3 +496,102 @@ async fn the_data_api_executor_applies_in_one_batch_per_database() -> TestResult
     );
     Ok(())
 }
+
+/// A first apply of a modest real config is over BatchExecuteStatement's 40-statement limit
+/// (the fake refuses more, as the service does): it goes in consecutive batches of at most
+/// 40, re-apply converges to 0, and a failing later batch leaves the earlier ones committed
+/// and the next run finishes the job.
+#[tokio::test]
+async fn the_data_api_executor_splits_phases_into_batches_of_at_most_40() -> TestResult {
+    let f = Fixture::new("rc_data_api_40").await?;
+    let n = |b: &str| f.n(b);
+    let fake = common::data_api_fake::DataApiFake::start().await?;
+    let t = f.target();
+    let mut items = f.items();
+    items[0]["executor"] = json!("data-api");
+    for i in 0..30 {
+        items.push(json!({"target": t, "id": format!("GROUP#{}", n(&format!("team{i:02}")))}));
+        items.push(
+            json!({"target": t, "id": format!("USER#{}", n(&format!("member{i:02}"))),
+                          "groups": [n(&format!("team{i:02}"))]}),
+        );
+    }
+    f.put(&items).await?;
+    let function = f.function_with_data_api(&fake.stub.url());
+
+    let applied = function
+        .handle(json!({"target": t, "mode": "apply"}))
+        .await?;
+    let count = applied["statement_count"].as_u64().unwrap_or(0);
+    assert!(count > 80, "{applied}");
+    let requests = fake.requests.lock().map(|r| r.clone()).unwrap_or_default();
+    let sizes: Vec<usize> = requests
+        .iter()
+        .filter_map(|r| r["Sqls"].as_array().map(Vec::len))
+        .collect();
+    assert!(sizes.len() >= 3, "{sizes:?}");
+    assert!(sizes.iter().all(|&s| (1..=40).contains(&s)), "{sizes:?}");
+    assert_eq!(
+        sizes.iter().sum::<usize>() as u64,
+        count,
+        "every statement sent once"
+    );
+    assert_eq!(
+        f.one(&format!(
+            "SELECT count(*) FROM pg_roles WHERE rolname LIKE '{}%'",
+            n("member")
+        ))
+        .await?,
+        "30"
+    );
+    let again = function
+        .handle(json!({"target": t, "mode": "plan"}))
+        .await?;
+    assert_eq!(again["statement_count"], 0, "{again}");
+
+    // 45 new groups, the 42nd name already taken: the first batch (40) commits, the second
+    // fails naming the statement by its index in the whole phase; once the name is free,
+    // the next run applies only what is missing.
+    f.query(&format!("CREATE USER \"{}\"", n("g41_taken")))
+        .await?;
+    let new_groups: Vec<serde_json::Value> = (0..45)
+        .map(|i| {
+            let name = if i == 41 {
+                n("g41_taken")
+            } else {
+                n(&format!("g{i:02}"))
+            };
+            json!({"target": t, "id": format!("GROUP#{name}")})
+        })
+        .collect();
+    f.put(&new_groups).await?;
+    let err = function.handle(json!({"target": t})).await.unwrap_err();
+    let message = lambda_runtime::Diagnostic::from(err).error_message;
+    assert!(
+        message.contains("statement 41 failed through the Data API"),
+        "{message}"
+    );
+    assert_eq!(
+        f.one(&format!(
+            "SELECT count(*) FROM pg_group WHERE groname LIKE '{}%'",
+            n("g")
+        ))
+        .await?,
+        "40",
+        "the first batch committed; the failing one rolled back"
+    );
+    f.query(&format!("DROP USER \"{}\"", n("g41_taken")))
+        .await?;
+    let plan = function
+        .handle(json!({"target": t, "mode": "plan"}))
+        .await?;
+    assert_eq!(plan["statement_count"], 5, "{plan}");
+    function
+        .handle(json!({"target": t, "mode": "apply"}))
+        .await?;
+    let done = function
+        .handle(json!({"target": t, "mode": "plan"}))
+        .await?;
+    assert_eq!(done["statement_count"], 0, "{done}");
+    Ok(())
+}

@@ -42,6 +42,9 @@ pub const TRANSIENT_ERROR_CODES: &[&str] = &[
     "OperationTimeoutException",
     "InternalServiceException",
     "InternalFailure",
+    "InternalFailureException",
+    // Kinesis PutRecords on a KMS-encrypted stream.
+    "KMSThrottlingException",
     "InternalServerError",
     "ServiceUnavailable",
     "ServiceUnavailableException",

@@ -539,3 +539,33 @@ async fn committed_sample_events_parse_and_resolve() {
         "events/ partitions of s3-via-sns and mixed-batch"
     );
 }
+
+#[tokio::test]
+async fn a_new_partition_also_starts_the_fallback_crawler_for_schema_changes() {
+    let t = trigger(with_tables(), &[]);
+    let ev = event(&[
+        ("m1", s3_body(&["views/dt=2026-11-22/a.json"])),
+        ("m2", s3_body(&["views/dt=2026-11-22/b.json"])),
+    ]);
+    let (report, metrics) = run(&t, &ev).await;
+    assert!(failed(report, PoisonPolicy::DeadLetter).is_empty());
+    assert_eq!(metrics.counter(metric::PARTITIONS_REGISTERED), 1);
+    assert_eq!(metrics.counter(metric::SCHEMA_CRAWLS), 1);
+    assert_eq!(t.catalog().starts(), vec!["views"], "one schema crawl");
+
+    // The partition exists now: no crawl. A new partition while the crawler still runs:
+    // the crawl is not started, and the message is not retried (its object is queryable).
+    let (report, metrics) = run(&t, &ev).await;
+    assert!(failed(report, PoisonPolicy::DeadLetter).is_empty());
+    assert_eq!(metrics.counter(metric::SCHEMA_CRAWLS), 0);
+    let (report, metrics) = run(
+        &t,
+        &event(&[("m3", s3_body(&["views/dt=2026-11-23/c.json"]))]),
+    )
+    .await;
+    assert!(failed(report, PoisonPolicy::DeadLetter).is_empty());
+    assert_eq!(metrics.counter(metric::SCHEMA_CRAWLS), 1);
+    assert_eq!(metrics.counter(metric::CRAWLS_STARTED), 0);
+    assert_eq!(metrics.counter(metric::DEFERRED_RUNNING), 1);
+    assert_eq!(t.catalog().starts(), vec!["views"]);
+}

@@ -4,6 +4,10 @@
 //! transaction (all or nothing, as the real service does); DescribeStatement and
 //! GetStatementResult report what happened. Authentication is not emulated: statements run
 //! as the PostgreSQL superuser; the auth fields each request carried are recorded.
+//! The request limits the real service applies are applied here, with its error shape: a
+//! BatchExecuteStatement takes 1–40 statements, and a statement at most 100 KB
+//! (https://docs.aws.amazon.com/redshift-data/latest/APIReference/API_BatchExecuteStatement.html,
+//! https://docs.aws.amazon.com/redshift/latest/mgmt/data-api.html).
 
 use ferrolake_shared::testing::{postgres, HttpStub, StubRequest, StubResponse};
 use serde_json::{json, Value};
@@ -130,6 +134,25 @@ async fn run(database: &str, sqls: &[String], batch: bool) -> (Value, Value) {
     )
 }
 
+/// The Data API's ValidationException for a request over its limits.
+fn refuse(sqls: &[String], batch: bool) -> Option<StubResponse> {
+    if batch && !(1..=40).contains(&sqls.len()) {
+        return Some(error(
+            "ValidationException",
+            &format!("1 validation error detected: Value at 'sqls' failed to satisfy constraint: Member must have length less than or equal to 40 and greater than or equal to 1 (got {})", sqls.len()),
+        ));
+    }
+    sqls.iter().find(|s| s.len() > 100 * 1024).map(|s| {
+        error(
+            "ValidationException",
+            &format!(
+                "Query statement exceeds the maximum size of 100 KB ({} bytes)",
+                s.len()
+            ),
+        )
+    })
+}
+
 fn rand_id() -> u128 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(1);
@@ -170,6 +193,9 @@ async fn handle(
                     .map(|s| vec![s.to_string()])
                     .unwrap_or_default()
             };
+            if let Some(refusal) = refuse(&sqls, batch) {
+                return refusal;
+            }
             let (describe, result) = run(&database, &sqls, batch).await;
             let id = describe["Id"].as_str().unwrap_or_default().to_string();
             statements

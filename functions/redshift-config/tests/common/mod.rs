@@ -307,6 +307,31 @@ impl Fixture {
             .collect())
     }
 
+    /// Prepare this fixture's database as a Redshift profile (tests/common/redshift_profile.sql):
+    /// Redshift's system views, its refused boolean casts, and `roles` marked as Redshift
+    /// roles. New sessions search the profile's views before pg_catalog.
+    pub async fn redshift_profile(&self, roles: &[String]) -> TestResult {
+        let client = postgres().connect(&self.database).await?;
+        client
+            .batch_execute(include_str!("redshift_profile.sql"))
+            .await?;
+        for role in roles {
+            client
+                .execute(
+                    "INSERT INTO redshift_profile.role_names VALUES ($1)",
+                    &[role],
+                )
+                .await?;
+        }
+        client
+            .batch_execute(&format!(
+                "ALTER DATABASE \"{}\" SET search_path = redshift_profile, pg_catalog, public",
+                self.database
+            ))
+            .await?;
+        Ok(())
+    }
+
     pub async fn one(&self, sql: &str) -> Result<String, Box<dyn std::error::Error>> {
         Ok(self
             .query(sql)
