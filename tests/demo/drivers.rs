@@ -411,6 +411,8 @@ pub struct DeliveryStats {
     pub objects: AtomicU64,
     /// Kinesis arrival → object written to S3.
     pub latency: Latencies,
+    /// Objects written to the destination bucket: (key, when).
+    pub written: Mutex<Vec<(String, Instant)>>,
     /// Contract violations by the processor (missing/duplicate recordIds, bad results).
     pub contract_errors: Mutex<Vec<String>>,
     pub last_error: Mutex<Option<String>>,
@@ -757,6 +759,11 @@ impl FirehoseDriver {
             .await?;
         if bucket == self.config.bucket {
             self.stats.objects.fetch_add(1, Ordering::SeqCst);
+            self.stats
+                .written
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((key.to_string(), Instant::now()));
         }
         Ok(())
     }

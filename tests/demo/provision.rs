@@ -115,6 +115,7 @@ fn not_needed_locally(kind: &str) -> Option<&'static str> {
 }
 
 /// The SDK clients and raw JSON-protocol access the provisioner uses.
+#[derive(Clone)]
 pub struct Clients {
     pub endpoint: String,
     pub region: String,

@@ -4,6 +4,7 @@
 
 use super::catalog::Notification;
 use super::drivers::{gunzip_bytes, DeliveryConfig, DeliveryStats, SqsMappingStats, TimeScale};
+use super::glue;
 use super::provision::BoxError;
 use super::redshift::RedshiftReport;
 use super::udf::UdfReport;
@@ -231,6 +232,130 @@ pub struct Check {
     pub detail: String,
 }
 
+/// The Glue table crawler-trigger routes to, read back after the run.
+#[derive(Debug, Default)]
+pub struct GlueReport {
+    pub database: String,
+    pub table: String,
+    pub columns: Vec<String>,
+    pub partition_keys: Vec<String>,
+    /// Partitions that objects landed in, and how many of them are in the catalog.
+    pub partitions_in_s3: usize,
+    pub partitions_registered: usize,
+    /// Crawls the stand-in ran, tables it created or updated, partitions it added.
+    pub crawls: u64,
+    pub tables_created: u64,
+    pub tables_updated: u64,
+    pub crawler_partitions: u64,
+    pub crawl_error: Option<String>,
+    /// crawler-trigger's fast path: partitions it registered (its log lines).
+    pub fast_path_partitions: usize,
+    /// First publish → the table exists (the crawler's first crawl).
+    pub table_after_publish: Option<Duration>,
+    /// Partitions whose first object landed after the table existed: object written →
+    /// partition registered, and the first SNS publish of its change type → registered.
+    pub object_to_partition: Vec<Duration>,
+    pub sns_to_partition: Vec<Duration>,
+}
+
+impl GlueReport {
+    pub fn new(
+        route: &Value,
+        written: &[(String, std::time::Instant)],
+        times: &glue::PartitionTimes,
+        crawls: &[std::sync::Arc<glue::CrawlStats>],
+        published: &[(Option<String>, std::time::Instant)],
+        fast_path_partitions: usize,
+    ) -> Self {
+        use std::sync::atomic::Ordering::SeqCst;
+        let prefix = route["prefix"].as_str().unwrap_or_default();
+        let mut first_write: BTreeMap<Vec<String>, std::time::Instant> = BTreeMap::new();
+        for (key, at) in written {
+            if let Some(values) = glue::hive_values(prefix, key) {
+                let entry = first_write.entry(values).or_insert(*at);
+                *entry = (*entry).min(*at);
+            }
+        }
+        let seen = times.seen.lock().map(|s| s.clone()).unwrap_or_default();
+        let partition_keys = times
+            .partition_keys
+            .lock()
+            .map(|k| k.clone())
+            .unwrap_or_default();
+        let event_index = partition_keys
+            .iter()
+            .position(|k| k == "event")
+            .unwrap_or(0);
+        let table_at = times.first_table();
+        let mut report = GlueReport {
+            database: route["table"]["database"]
+                .as_str()
+                .unwrap_or_default()
+                .into(),
+            table: route["table"]["table"].as_str().unwrap_or_default().into(),
+            columns: times.columns.lock().map(|c| c.clone()).unwrap_or_default(),
+            partitions_in_s3: first_write.len(),
+            partitions_registered: first_write.keys().filter(|v| seen.contains_key(*v)).count(),
+            crawls: crawls.iter().map(|c| c.crawls.load(SeqCst)).sum(),
+            tables_created: crawls.iter().map(|c| c.tables_created.load(SeqCst)).sum(),
+            tables_updated: crawls.iter().map(|c| c.tables_updated.load(SeqCst)).sum(),
+            crawler_partitions: crawls.iter().map(|c| c.partitions_added.load(SeqCst)).sum(),
+            crawl_error: crawls
+                .iter()
+                .find_map(|c| c.last_error.lock().ok().and_then(|e| e.clone())),
+            fast_path_partitions,
+            table_after_publish: table_at
+                .zip(published.first())
+                .map(|(t, (_, p))| t.saturating_duration_since(*p)),
+            partition_keys,
+            ..Default::default()
+        };
+        for (values, written_at) in &first_write {
+            let (Some(table_at), Some(registered)) = (table_at, seen.get(values)) else {
+                continue;
+            };
+            if *written_at <= table_at {
+                continue;
+            }
+            report
+                .object_to_partition
+                .push(registered.saturating_duration_since(*written_at));
+            // catalog-fetch writes deletions as `removed` tombstones (its REMOVED_TYPES).
+            let event = values.get(event_index).map(String::as_str);
+            let lands_in = |change: &Option<String>| {
+                let change = match change.as_deref() {
+                    Some("deleted") => Some("removed"),
+                    other => other,
+                };
+                change == event
+            };
+            if let Some((_, sent)) = published.iter().find(|(change, _)| lands_in(change)) {
+                report
+                    .sns_to_partition
+                    .push(registered.saturating_duration_since(*sent));
+            }
+        }
+        report
+    }
+
+    /// "p50 X s, p95 Y s (n partitions)" of `values`.
+    pub fn spread(values: &[Duration]) -> String {
+        let mut v = values.to_vec();
+        match (
+            glue::percentile(&mut v, 50.0),
+            glue::percentile(&mut v, 95.0),
+        ) {
+            (Some(p50), Some(p95)) => format!(
+                "p50 {:.1} s, p95 {:.1} s ({} partitions)",
+                p50.as_secs_f64(),
+                p95.as_secs_f64(),
+                v.len()
+            ),
+            _ => "no partition appeared after the table".into(),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Summary {
     pub events: usize,
@@ -243,6 +368,8 @@ pub struct Summary {
     pub delivery: Option<DeliveryReport>,
     pub crawls_started: usize,
     pub crawls_deferred: usize,
+    /// The fast-path table: how its partitions got registered, and how fast.
+    pub glue: Option<GlueReport>,
     pub udf: Option<UdfReport>,
     pub redshift: Option<RedshiftReport>,
     pub not_driven: Vec<String>,
@@ -469,6 +596,39 @@ pub fn checks(s: &Summary, good: usize) -> Vec<Check> {
             crawler.map(|q| q.dead_letters.len()).unwrap_or(0)
         ),
     );
+    if let Some(g) = &s.glue {
+        check(
+            Stage::CrawlerTrigger,
+            "the crawler made the table from the flattened rows",
+            g.tables_created == 1
+                && g.partition_keys == ["event", "dt", "hour"]
+                && g.columns.len() > 10
+                && g.crawl_error.is_none(),
+            format!(
+                "{}.{}: {} columns, partition keys {:?}, {} created by the crawler, error {:?}",
+                g.database,
+                g.table,
+                g.columns.len(),
+                g.partition_keys,
+                g.tables_created,
+                g.crawl_error
+            ),
+        );
+        check(
+            Stage::CrawlerTrigger,
+            "every partition in S3 registered, new ones by the fast path",
+            g.partitions_registered == g.partitions_in_s3
+                && g.partitions_in_s3 > 0
+                && g.fast_path_partitions > 0,
+            format!(
+                "{}/{} partitions registered; {} by crawler-trigger's fast path, {} by the crawler",
+                g.partitions_registered,
+                g.partitions_in_s3,
+                g.fast_path_partitions,
+                g.crawler_partitions
+            ),
+        );
+    }
     let leaks = |function: &str| -> Vec<String> {
         s.leaks
             .iter()
@@ -602,6 +762,34 @@ impl std::fmt::Display for Summary {
             "  {:<17} {} crawls started, {} deferred (MIN_CRAWL_INTERVAL_SECONDS)",
             "Glue crawler", self.crawls_started, self.crawls_deferred
         );
+        if let Some(g) = &self.glue {
+            let _ = writeln!(
+                o,
+                "  {:<17} table {}.{} ({} columns, partitioned by {}): {}/{} partitions registered, {} by the fast path, {} by the crawler ({} crawls, {} schema updates)",
+                "Glue catalog", g.database, g.table, g.columns.len(), g.partition_keys.join(", "),
+                g.partitions_registered, g.partitions_in_s3, g.fast_path_partitions, g.crawler_partitions, g.crawls, g.tables_updated
+            );
+            if let Some(t) = g.table_after_publish {
+                let _ = writeln!(
+                    o,
+                    "  {:<17} first publish → table made by the crawler: {:.1} s",
+                    "freshness",
+                    t.as_secs_f64()
+                );
+            }
+            let _ = writeln!(
+                o,
+                "  {:<17} object in S3 → partition registered: {}",
+                "freshness",
+                GlueReport::spread(&g.object_to_partition)
+            );
+            let _ = writeln!(
+                o,
+                "  {:<17} SNS publish → partition registered: {}",
+                "freshness",
+                GlueReport::spread(&g.sns_to_partition)
+            );
+        }
         for (function, invocations, errors, restarts) in &self.invocations {
             let _ = writeln!(
                 o,
