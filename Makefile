@@ -94,11 +94,14 @@ clippy:
 unit-test:
 	cargo test --workspace --locked --lib --bins
 
-# Offline: cfn-lint, the project's template rules (with a self-test), sam validate --lint and
-# checkov; zero findings, every suppression justified inline in template.yaml.
+# Offline: cfn-lint, the project's template rules and AWS contract rules (with a self-test),
+# docs/aws-contracts.md's coverage of every SDK call and template property (and each role
+# granting its function's calls), sam validate --lint and checkov; zero findings, every
+# suppression justified inline in template.yaml.
 template-check: venv tools
 	$(VENV)/bin/cfn-lint template.yaml
 	$(PY) tests/template_rules.py template.yaml
+	$(PY) tests/aws_contracts.py
 	SAM_CLI_TELEMETRY=0 $(TOOLS_VENV)/bin/sam validate --lint --template template.yaml
 	$(TOOLS_VENV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
 

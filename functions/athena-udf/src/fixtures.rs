@@ -242,9 +242,10 @@ pub fn register_echo(r: &mut Registry) {
         .scalar1::<Row, Row, _, _>("echo", echo_row);
 }
 
-/// Secret names the sample events use (create them in moto or your account first).
-pub const SAMPLE_AES_SECRET: &str = "ferrolake-demo-aes-key";
-pub const SAMPLE_PII_SECRET: &str = "ferrolake-demo-pii-key";
+/// Secret names the sample events use (create them in moto or your account first), under
+/// the template's UdfSecretPrefix so the deployed role may read them.
+pub const SAMPLE_AES_SECRET: &str = "athena-udf/ferrolake-demo-aes-key";
+pub const SAMPLE_PII_SECRET: &str = "athena-udf/ferrolake-demo-pii-key";
 
 /// `events/athena-udf/`: a ping and one request per UDF, as (file stem, JSON).
 pub fn sample_events() -> Result<Vec<(String, String)>, IpcError> {

@@ -154,6 +154,9 @@ mod tests {
         assert!(is_transient(&service_error(
             "ProvisionedThroughputExceededException"
         )));
+        // Kinesis PutRecords against a KMS-encrypted stream, and its whole-request 500.
+        assert!(is_transient(&service_error("KMSThrottlingException")));
+        assert!(is_transient(&service_error("InternalFailureException")));
         assert!(!is_transient(&service_error("EntityNotFoundException")));
         assert!(!is_transient(&service_error("AccessDeniedException")));
         assert_eq!(
