@@ -31,10 +31,10 @@ export AWS_CONFIG_FILE := /dev/null
 export AWS_SHARED_CREDENTIALS_FILE := /dev/null
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help setup toolchain crates fresh-check venv tools postgres fmt fmt-check clippy unit-test test template-check deny build build-x86 bench bench-smoke demo fuzz fuzz-smoke soak clean
+.PHONY: help setup toolchain crates fresh-check venv tools postgres fmt fmt-check clippy unit-test test template-check deny build build-x86 bench bench-smoke demo fuzz fuzz-smoke soak clean java-conformance
 
 help:
-	@echo "make setup | test | demo | fmt | clippy | template-check | deny | build | build-x86 | bench | bench-smoke | fuzz | fuzz-smoke | soak | clean"
+	@echo "make setup | test | demo | fmt | clippy | template-check | deny | build | build-x86 | bench | bench-smoke | fuzz | fuzz-smoke | soak | java-conformance | clean"
 
 setup: toolchain crates venv postgres
 
@@ -107,6 +107,7 @@ template-check: venv tools
 
 test: setup fmt-check clippy template-check deny
 	cargo test --workspace --locked
+	$(MAKE) --no-print-directory java-conformance
 
 # Licences, banned crates (a second TLS stack, the legacy SDK HTTP stack) and sources,
 # offline (no advisory database). cargo-deny is installed once, pinned, outside the checkout.
@@ -117,6 +118,21 @@ $(CARGO_DENY):
 	cargo install cargo-deny --locked --version $(CARGO_DENY_VERSION) --root $(CARGO_TOOLS)/cargo-deny-$(CARGO_DENY_VERSION)
 deny: crates $(CARGO_DENY)
 	$(CARGO_DENY) --offline check licenses bans sources
+
+# The Java conformance harness (tests/java, Maven + JUnit 5): athena-udf's requests built and
+# its responses read by the Athena Query Federation SDK itself, through the real binaries
+# behind a local Lambda (ferrolake-local-lambda, with moto), and athena-udfs' compress,
+# decompress, encrypt and decrypt compared on the same requests. The Maven repository lives
+# outside the checkout (M2_REPO); once a run has passed with this pom.xml it runs offline (-o).
+M2_REPO    ?= $(HOME)/.cache/ferrolake/m2
+JAVA_POM   := tests/java/pom.xml
+JAVA_STAMP  = $(M2_REPO)/.ferrolake-java-$(shell sha256sum $(JAVA_POM) 2>/dev/null | cut -c1-12)
+java-conformance: venv
+	@command -v mvn >/dev/null || { echo "java-conformance: mvn not found (Maven 3.8+ and a JDK 17+ are needed)" >&2; exit 1; }
+	cargo build --locked -p athena-udf -p ferrolake-tests --bins
+	mvn -B --no-transfer-progress -f $(JAVA_POM) -Dmaven.repo.local=$(M2_REPO) $$(test -f $(JAVA_STAMP) && echo -o) \
+	  -Dferrolake.bin.dir=$(CARGO_TARGET_DIR)/debug -Dferrolake.java.build=$(HOME)/.cache/ferrolake/java-target test
+	@touch $(JAVA_STAMP)
 
 # cargo-fuzz targets (nightly; installed on first use), seeded from events/: 60 s each, or
 # FUZZ_SECONDS each with `make fuzz`. Not part of `make test`.

@@ -220,7 +220,7 @@ def self_test(template, doc_text, calls, repo_text):
         "template property": lambda t, d, c: (
             {**t, "Resources": {**t["Resources"], "X": {"Type": "AWS::SQS::Queue", "Properties": {"FifoQueue": True}}}}, d, c
         ),
-        "nowhere in the code": lambda t, d, c: (t, d.replace("| `AWS::SQS::Queue` |", "| `AWS::SQS::Queue` |", 1) + "\n| `AWS::Fake::Thing` | x | https://docs.aws.amazon.com/x | x | `no_such_test_anywhere_42` |\n", c),
+        "nowhere in the code": lambda t, d, c: (t, d + "\n| `AWS::Fake::Thing` | x | https://docs.aws.amazon.com/x | x | `" + "no_such_test_" + "anywhere_42` |\n", c),
     }
     for expected, breakage in breakages.items():
         t, d, c = breakage(copy.deepcopy(template), doc_text, copy.deepcopy(calls))

@@ -636,11 +636,18 @@ fn function_spec(
         n if n.is_empty() => generated.to_string(),
         n => n,
     };
-    let environment = props
+    let mut environment: Vec<(String, String)> = props
         .pointer("/Environment/Variables")
         .and_then(Value::as_object)
         .map(|vars| vars.iter().map(|(k, v)| (k.clone(), text(v))).collect())
         .unwrap_or_default();
+    // Lambda exports LoggingConfig.ApplicationLogLevel to the function as AWS_LAMBDA_LOG_LEVEL.
+    if let Some(level) = props
+        .pointer("/LoggingConfig/ApplicationLogLevel")
+        .and_then(Value::as_str)
+    {
+        environment.push(("AWS_LAMBDA_LOG_LEVEL".into(), level.to_string()));
+    }
     let events = props
         .get("Events")
         .and_then(Value::as_object)

@@ -3,7 +3,7 @@
 //! text protocol returns plain strings on both dialects; booleans through `CASE`, because
 //! Redshift refuses boolean → character casts (SQLSTATE 42846, "cannot cast type boolean to
 //! character varying"; its type-conversion table lists no such conversion:
-//! https://docs.aws.amazon.com/redshift/latest/dg/r_Type_conversion.html).
+//! https://docs.aws.amazon.com/redshift/latest/dg/c_Supported_data_types.html#r_Type_conversion).
 //! Leader-node catalogs (`pg_*`) and `svv_*` views are never joined in one query
 //! (https://docs.aws.amazon.com/redshift/latest/dg/c_join_PG.html).
 //! Redshift keeps grants to roles out of `nspacl`/`relacl`: they are read from

@@ -2,7 +2,7 @@
 //! header, adler32 trailer — `java.util.zip.Deflater()` defaults) and padded standard
 //! base64. Identical bytes need madler zlib's deflate, hence flate2's C zlib backend.
 
-use crate::ipc::JAVA_BASE64;
+use super::JAVA_DECODER;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
@@ -61,7 +61,7 @@ fn deflate(deflater: &mut Compress, input: &[u8]) -> Result<Vec<u8>, Compression
 /// stream are ignored, as `java.util.zip.Inflater` does.
 pub fn decompress(text: Option<&str>) -> Result<Option<String>, CompressionError> {
     let Some(text) = text else { return Ok(None) };
-    let input = JAVA_BASE64.decode(text)?;
+    let input = JAVA_DECODER.decode(text)?;
     INFLATER.with(|cell| {
         let mut inflater = cell.borrow_mut();
         inflater.reset(true);
@@ -129,7 +129,7 @@ mod tests {
                 .as_deref(),
             Some("StringToBeCompressed")
         );
-        let mut with_tail = JAVA_BASE64
+        let mut with_tail = JAVA_DECODER
             .decode("eJwLLinKzEsPyXdKdc7PLShKLS5OTQEAUrEH9w==")
             .unwrap();
         with_tail.extend_from_slice(b"junk");
@@ -139,15 +139,24 @@ mod tests {
                 .as_deref(),
             Some("StringToBeCompressed")
         );
+        // Non-zero bits after the last byte are ignored, as java.util.Base64 does
+        // ('w' and 'x' differ only there).
+        assert_eq!(
+            decompress(Some("eJwLLinKzEsPyXdKdc7PLShKLS5OTQEAUrEH9x=="))
+                .unwrap()
+                .as_deref(),
+            Some("StringToBeCompressed")
+        );
     }
 
     #[test]
     fn bad_input_is_a_clear_error() {
         let cases = [
-            // The athena-udfs test inputs.
+            // The athena-udfs test inputs. java.util.Base64 decodes the first (37 bytes, its
+            // last bits ignored); it fails at the zlib header there too.
             (
                 "jklasdfjklasdjfklasdjfklasdjklfjasdklfjasdklfjasdk",
-                "input is not base64",
+                "input is not a zlib stream",
             ),
             ("78 da 0b 2e 29 ca cc 4b", "input is not base64"),
             ("", "input is truncated"),

@@ -5,6 +5,7 @@
 //! secret (32 bytes once decoded). hash_pii: HMAC-SHA256, lowercase hex, keyed with the
 //! secret string's UTF-8 bytes. Secret values never appear in errors or logs.
 
+use super::JAVA_DECODER;
 use crate::udf::SecretRef;
 use aes_gcm::aead::Aead;
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
@@ -36,7 +37,7 @@ fn cipher(secret: &SecretRef<'_>) -> Result<Aes256Gcm, CryptoError> {
         secret: secret.name.to_string(),
         reason,
     };
-    let key = STANDARD
+    let key = JAVA_DECODER
         .decode(secret.value)
         .map_err(|_| key_error("the secret string is not base64".into()))?;
     Aes256Gcm::new_from_slice(&key)
@@ -77,7 +78,7 @@ pub fn decrypt(
     let (Some(text), Some(secret)) = (text, secret) else {
         return Ok(None);
     };
-    let bytes = STANDARD.decode(text)?;
+    let bytes = JAVA_DECODER.decode(text)?;
     if bytes.len() < IV_LEN + TAG_LEN {
         return Err(CryptoError::TooShort(bytes.len()));
     }
@@ -186,6 +187,39 @@ mod tests {
         );
         assert_eq!(encrypt(None, Some(KEY)).unwrap(), None);
         assert_eq!(decrypt(Some(&a), None).unwrap(), None);
+    }
+
+    #[test]
+    fn keys_and_ciphertexts_decode_as_java_util_base64_does() {
+        // Padding is optional and bits after the last byte are ignored (athena-udfs accepts
+        // both), for the key secret and for the ciphertext.
+        let unpadded = SecretRef {
+            name: "unpadded",
+            value: "i5YnyBO4gJKWuIQ+gjuJjcJ/5kUph9pmYFUbW7zf3PE",
+        };
+        let vector = "G/VP2sbMb7d4zE2HVl2XkiB5xUHpszlEjccEBsTVji209IaCjg==";
+        for (ciphertext, key) in [
+            (vector, unpadded),
+            ("G/VP2sbMb7d4zE2HVl2XkiB5xUHpszlEjccEBsTVji209IaCjg", KEY),
+            ("G/VP2sbMb7d4zE2HVl2XkiB5xUHpszlEjccEBsTVji209IaCjh==", KEY),
+        ] {
+            assert_eq!(
+                decrypt(Some(ciphertext), Some(key)).unwrap().as_deref(),
+                Some("plaintext"),
+                "{ciphertext}"
+            );
+        }
+        let sealed = encrypt(Some("x"), Some(unpadded)).unwrap().unwrap();
+        assert_eq!(
+            decrypt(Some(&sealed), Some(KEY)).unwrap().as_deref(),
+            Some("x")
+        );
+        // Whitespace is still not base64 (Java's basic decoder rejects it too).
+        let with_newline = SecretRef {
+            name: "newline",
+            value: "i5YnyBO4gJKWuIQ+gjuJjcJ/5kUph9pmYFUbW7zf3PE=\n",
+        };
+        assert!(decrypt(Some(vector), Some(with_newline)).is_err());
     }
 
     #[test]

@@ -7,6 +7,19 @@ pub mod crypto;
 pub mod text;
 
 use crate::udf::{Bigint, Registry, Row, Secret, Varchar};
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::DecodePaddingMode;
+
+/// Base64 as athena-udfs decodes compressed text, ciphertexts and key secrets
+/// (`java.util.Base64.getDecoder()`): standard alphabet, no whitespace, padding optional,
+/// and non-zero bits after the last byte ignored, so every value AWS's UDFs accept is
+/// accepted here (the Java conformance harness checks this against the same inputs).
+pub(crate) const JAVA_DECODER: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
+);
 
 /// Every UDF this Lambda serves.
 pub fn registry() -> Registry {

@@ -17,6 +17,8 @@ struct FakeCatalog {
     panic_on_start: Option<String>,
     tables: HashMap<TableRef, Vec<String>>,
     partitions: Mutex<BTreeSet<(TableRef, Vec<String>, String)>>,
+    /// Partitions per BatchCreatePartition call.
+    batch_sizes: Mutex<Vec<usize>>,
 }
 
 fn transient(what: &str) -> CatalogError {
@@ -116,6 +118,7 @@ impl Catalog for FakeCatalog {
         _layout: &TableLayout,
         partitions: &[Partition],
     ) -> Result<Vec<PartitionOutcome>, CatalogError> {
+        self.batch_sizes.lock().unwrap().push(partitions.len());
         let mut stored = self.partitions.lock().unwrap();
         Ok(partitions
             .iter()
@@ -568,4 +571,36 @@ async fn a_new_partition_also_starts_the_fallback_crawler_for_schema_changes() {
     assert_eq!(metrics.counter(metric::CRAWLS_STARTED), 0);
     assert_eq!(metrics.counter(metric::DEFERRED_RUNNING), 1);
     assert_eq!(t.catalog().starts(), vec!["views"]);
+}
+
+/// BatchCreatePartition takes at most 100 partitions per call
+/// (https://docs.aws.amazon.com/glue/latest/webapi/API_BatchCreatePartition.html).
+#[tokio::test]
+async fn partitions_are_registered_at_most_100_per_call() {
+    let t = trigger(with_tables(), &[]);
+    let keys: Vec<String> = (0..150)
+        .map(|i| {
+            format!(
+                "clicks/dt=2026-11-{:02}/hour={:02}/f.json",
+                i / 24 + 1,
+                i % 24
+            )
+        })
+        .collect();
+    let bodies: Vec<(String, String)> = keys
+        .chunks(10)
+        .enumerate()
+        .map(|(i, chunk)| {
+            let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            (format!("m{i}"), s3_body(&refs))
+        })
+        .collect();
+    let bodies: Vec<(&str, String)> = bodies
+        .iter()
+        .map(|(id, b)| (id.as_str(), b.clone()))
+        .collect();
+    let (report, metrics) = run(&t, &event(&bodies)).await;
+    assert!(failed(report, PoisonPolicy::DeadLetter).is_empty());
+    assert_eq!(metrics.counter(metric::PARTITIONS_REGISTERED), 150);
+    assert_eq!(*t.catalog().batch_sizes.lock().unwrap(), vec![100, 50]);
 }
