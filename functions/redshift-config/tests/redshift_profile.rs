@@ -12,6 +12,7 @@ use redshift_config::config::{Dialect, Privilege, SslMode};
 use redshift_config::exec::{ConnectParams, PgSession, Session};
 use redshift_config::reconcile::Mode;
 use redshift_config::state::{read_cluster, read_database};
+use serde_json::json;
 use std::time::Duration;
 
 async fn session(f: &Fixture) -> Result<PgSession, Box<dyn std::error::Error>> {
@@ -105,5 +106,189 @@ async fn the_redshift_state_reads_run_on_the_redshift_profile() -> TestResult {
         "{:?}",
         database.default_acls
     );
+    Ok(())
+}
+
+/// Every statement the Redshift dialect writes for an apply, a re-apply, drift repair and a
+/// disable runs on the profile, through the direct executor and through the Data API, and
+/// the state it then reads back (Redshift's views) plans nothing more: the dialect converges.
+/// Admin-strategy rotation runs on the same profile.
+#[tokio::test]
+async fn the_redshift_dialect_applies_converges_and_repairs_drift_on_the_profile() -> TestResult {
+    let f = Fixture::new("rc_rs_dialect").await?;
+    let n = |b: &str| f.n(b);
+    f.redshift_profile(&[n("pii")]).await?;
+    let t = f.target();
+    let mut items = f.items();
+    items[0]["dialect"] = json!("redshift");
+    // A role grantee on a schema, its tables and the database: Redshift keeps these out of
+    // the ACL columns, so only the svv_*_privileges reads make the re-apply converge.
+    let schema = items
+        .iter_mut()
+        .find(|i| i["id"] == json!(format!("SCHEMA#{}", n("marts"))))
+        .ok_or("schema item")?;
+    schema["grants"]
+        .as_array_mut()
+        .ok_or("grants")?
+        .push(json!({"to": format!("role:{}", n("pii")), "privileges": ["USAGE"]}));
+    schema["table_grants"]
+        .as_array_mut()
+        .ok_or("table_grants")?
+        .push(json!({"to": format!("role:{}", n("pii")), "privileges": ["SELECT"]}));
+    f.put(&items).await?;
+    let fake = common::data_api_fake::DataApiFake::start().await?;
+    let (function, applied) = f.profile_function(&fake.stub.url());
+    let statements = || applied.lock().map(|a| a.clone()).unwrap_or_default();
+
+    let first = function
+        .handle(json!({"target": t, "mode": "apply"}))
+        .await?;
+    assert!(
+        first["statement_count"].as_u64().unwrap_or(0) >= 14,
+        "{first}"
+    );
+    // What Redshift receives: its own forms, which the profile translated to run them.
+    let sent = statements();
+    for form in [
+        "CREATE ROLE",
+        "GRANT ROLE ",
+        " TO ROLE ",
+        "CONNECTION LIMIT UNLIMITED",
+        "PASSWORD DISABLE",
+        "PASSWORD '***'",
+    ] {
+        assert!(
+            sent.iter().any(|s| s.contains(form)),
+            "no {form:?} in {sent:#?}"
+        );
+    }
+    f.query(&format!("CREATE TABLE \"{}\".orders (id int)", n("marts")))
+        .await?;
+    // A new table lacks the ALL TABLES grants: planned again, then converged.
+    let again = function
+        .handle(json!({"target": t, "mode": "apply"}))
+        .await?;
+    assert!(
+        again["statement_count"].as_u64().unwrap_or(0) >= 1,
+        "{again}"
+    );
+    let converged = function
+        .handle(json!({"target": t, "mode": "plan"}))
+        .await?;
+    assert_eq!(converged["statement_count"], 0, "{converged}");
+
+    // Drift: a role grant revoked by hand is repaired, and only that.
+    f.query(&format!(
+        "REVOKE USAGE ON SCHEMA \"{}\" FROM \"{}\"",
+        n("marts"),
+        n("pii")
+    ))
+    .await?;
+    let drift = function
+        .handle(json!({"target": t, "mode": "plan"}))
+        .await?;
+    assert_eq!(drift["statement_count"], 1, "{drift}");
+    function
+        .handle(json!({"target": t, "mode": "apply"}))
+        .await?;
+    let repaired = function
+        .handle(json!({"target": t, "mode": "plan"}))
+        .await?;
+    assert_eq!(repaired["statement_count"], 0, "{repaired}");
+
+    // Removing a user disables it the Redshift way, and that converges too.
+    f.put(&[json!({"target": t, "id": format!("USER#{}", n("bi")), "ensure": "absent"})])
+        .await?;
+    applied.lock().map(|mut a| a.clear()).ok();
+    function
+        .handle(json!({"target": t, "mode": "apply"}))
+        .await?;
+    assert!(
+        statements()
+            .iter()
+            .any(|s| s.contains(&n("bi")) && s.contains("PASSWORD DISABLE")),
+        "{:#?}",
+        statements()
+    );
+    let disabled = function
+        .handle(json!({"target": t, "mode": "plan"}))
+        .await?;
+    assert_eq!(disabled["statement_count"], 0, "{disabled}");
+
+    // Dropping it: its privileges revoked and its objects reassigned first, in every database.
+    f.query(&format!(
+        "CREATE TABLE \"{}\".bi_scratch (id int); ALTER TABLE \"{}\".bi_scratch OWNER TO \"{}\"; GRANT SELECT ON \"{}\".orders TO \"{}\"",
+        n("marts"), n("marts"), n("bi"), n("marts"), n("bi")
+    ))
+    .await?;
+    f.put(&[json!({"target": t, "id": format!("USER#{}", n("bi")), "ensure": "absent", "on_remove": "drop"})])
+        .await?;
+    function
+        .handle(json!({"target": t, "mode": "apply"}))
+        .await?;
+    assert!(
+        statements().iter().any(|s| s.starts_with("DROP USER")),
+        "{:#?}",
+        statements()
+    );
+    assert_eq!(
+        f.one(&format!(
+            "SELECT count(*) FROM pg_catalog.pg_roles WHERE rolname = '{}'",
+            n("bi")
+        ))
+        .await?,
+        "0"
+    );
+    let dropped = function
+        .handle(json!({"target": t, "mode": "plan"}))
+        .await?;
+    assert_eq!(dropped["statement_count"], 0, "{dropped}");
+
+    // The same state read through the Data API executor (the fake runs on the profile too).
+    let mut items = items;
+    items[0]["executor"] = json!("data-api");
+    f.put(&items[..1]).await?;
+    let via_data_api = function
+        .handle(json!({"target": t, "mode": "plan"}))
+        .await?;
+    assert_eq!(via_data_api["statement_count"], 0, "{via_data_api}");
+    f.query(&format!(
+        "REVOKE SELECT ON \"{}\".orders FROM \"{}\"",
+        n("marts"),
+        n("pii")
+    ))
+    .await?;
+    function
+        .handle(json!({"target": t, "mode": "apply"}))
+        .await?;
+    let data_api_converged = function
+        .handle(json!({"target": t, "mode": "plan"}))
+        .await?;
+    assert_eq!(
+        data_api_converged["statement_count"], 0,
+        "{data_api_converged}"
+    );
+    assert!(fake
+        .sql_seen()
+        .iter()
+        .any(|s| s.contains(" TO ") && s.contains(&n("pii"))));
+
+    // Admin-strategy rotation of a managed password, on the profile (direct logins).
+    f.put(&f.items()[..1]).await?;
+    let mut target_item = f.items()[0].clone();
+    target_item["dialect"] = json!("redshift");
+    f.put(&[target_item]).await?;
+    let secret = format!("redshift/{t}/{}", n("jane"));
+    let old = f.value(&secret, "AWSCURRENT").await?;
+    let token = f.start_rotation(&secret).await?;
+    for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
+        function
+            .handle(json!({"Step": step, "SecretId": secret, "ClientRequestToken": token}))
+            .await?;
+    }
+    let new = f.value(&secret, "AWSCURRENT").await?;
+    assert_ne!(new.password, old.password);
+    assert_eq!(f.login(&n("jane"), &new.password).await?, n("jane"));
+    assert!(f.login(&n("jane"), &old.password).await.is_err());
     Ok(())
 }

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod data_api_fake;
+pub mod redshift_session;
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
@@ -213,6 +214,34 @@ impl Fixture {
             secrets: self.aws.secrets.clone(),
             default_sslmode: SslMode::Disable,
         }
+    }
+
+    /// [`Self::function_with_data_api`] whose sessions run the Redshift dialect on the
+    /// Redshift profile ([`redshift_session`]); the Redshift statements applied are recorded.
+    pub fn profile_function(
+        &self,
+        data_api_url: &str,
+    ) -> (
+        RedshiftConfig<
+            DynamoConfig,
+            redshift_session::ProfileConnector<AnyConnector>,
+            SecretsManagerStore,
+        >,
+        std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    ) {
+        let base = self.function_with_data_api(data_api_url);
+        let applied = std::sync::Arc::default();
+        let function = RedshiftConfig {
+            source: base.source,
+            connector: redshift_session::ProfileConnector {
+                inner: base.connector,
+                applied: std::sync::Arc::clone(&applied),
+            },
+            passwords: base.passwords,
+            secrets: base.secrets,
+            default_sslmode: base.default_sslmode,
+        };
+        (function, applied)
     }
 
     /// What RotateSecret does before it calls the function: rotation on, and a new
