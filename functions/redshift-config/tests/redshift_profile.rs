@@ -292,3 +292,43 @@ async fn the_redshift_dialect_applies_converges_and_repairs_drift_on_the_profile
     assert!(f.login(&n("jane"), &old.password).await.is_err());
     Ok(())
 }
+
+/// Single-user rotation (the secret names no ferrolake target: the user changes its own
+/// password) on the Redshift profile.
+#[tokio::test]
+async fn single_user_rotation_runs_on_the_redshift_profile() -> TestResult {
+    let f = Fixture::new("rc_rs_single").await?;
+    f.redshift_profile(&[]).await?;
+    let user = f.n("app");
+    f.query(&format!("CREATE USER \"{user}\" PASSWORD 'Old-Passw0rd-1'"))
+        .await?;
+    let secret = f.n("app-secret");
+    let value = json!({"engine": "redshift", "host": "127.0.0.1", "port": common::pg_port().to_string(),
+                       "username": user, "password": "Old-Passw0rd-1", "dbname": f.database});
+    f.aws
+        .secrets
+        .create_secret()
+        .name(&secret)
+        .secret_string(value.to_string())
+        .send()
+        .await?;
+    let fake = common::data_api_fake::DataApiFake::start().await?;
+    let (function, applied) = f.profile_function(&fake.stub.url());
+    let token = f.start_rotation(&secret).await?;
+    for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
+        function
+            .handle(json!({"Step": step, "SecretId": secret, "ClientRequestToken": token}))
+            .await?;
+    }
+    let new = f.value(&secret, "AWSCURRENT").await?;
+    assert_ne!(new.password, "Old-Passw0rd-1");
+    assert_eq!(f.login(&user, &new.password).await?, user);
+    assert!(f.login(&user, "Old-Passw0rd-1").await.is_err());
+    let sent = applied.lock().map(|a| a.clone()).unwrap_or_default();
+    assert!(
+        sent.iter()
+            .any(|s| s.starts_with("ALTER USER") && s.contains("PASSWORD '***'")),
+        "{sent:#?}"
+    );
+    Ok(())
+}
