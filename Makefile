@@ -31,7 +31,7 @@ export AWS_CONFIG_FILE := /dev/null
 export AWS_SHARED_CREDENTIALS_FILE := /dev/null
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help setup toolchain crates fresh-check venv tools postgres fmt fmt-check clippy unit-test test template-check deny build build-x86 bench bench-smoke demo fuzz fuzz-smoke soak clean java-conformance
+.PHONY: help setup toolchain crates fresh-check venv tools postgres fmt fmt-check clippy unit-test test template-check deny build build-x86 bench bench-smoke demo fuzz fuzz-smoke soak clean java-conformance java-peer
 
 help:
 	@echo "make setup | test | demo | fmt | clippy | template-check | deny | build | build-x86 | bench | bench-smoke | fuzz | fuzz-smoke | soak | java-conformance | clean"
@@ -134,6 +134,14 @@ java-conformance: venv
 	  -Dferrolake.bin.dir=$(CARGO_TARGET_DIR)/debug -Dferrolake.java.build=$(HOME)/.cache/ferrolake/java-target test
 	@touch $(JAVA_STAMP)
 
+# The Java UDF peer of make bench (ferrolake.bench.JavaUdfPeer under Lambda's Java runtime
+# interface client): compiles the harness and writes its classpath for bench/run.py.
+JAVA_BUILD := $(HOME)/.cache/ferrolake/java-target
+java-peer:
+	@command -v mvn >/dev/null || { echo "java-peer: mvn not found (Maven 3.8+ and a JDK 17+ are needed)" >&2; exit 1; }
+	mvn -B --no-transfer-progress -q -f $(JAVA_POM) -Dmaven.repo.local=$(M2_REPO) -Dferrolake.java.build=$(JAVA_BUILD) \
+	  test-compile dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=$(JAVA_BUILD)/peer.classpath
+
 # cargo-fuzz targets (nightly; installed on first use), seeded from events/: 60 s each, or
 # FUZZ_SECONDS each with `make fuzz`. Not part of `make test`.
 FUZZ_SECONDS ?= 600
@@ -164,6 +172,7 @@ build-x86: venv
 FUNCTION_PACKAGES := -p catalog-fetch -p firehose-flatten -p athena-udf -p crawler-trigger -p redshift-config
 bench: setup
 	cargo build --release --locked --target x86_64-unknown-linux-gnu --bins $(FUNCTION_PACKAGES)
+	cargo build --release --locked --manifest-path bench/runtime_floor/Cargo.toml
 	cargo lambda build --release --arm64 --locked $(FUNCTION_PACKAGES)
 	$(PY) bench/run.py
 
@@ -172,6 +181,7 @@ bench: setup
 # building and running.
 bench-smoke: setup
 	cargo build --workspace --bins --locked
+	cargo build --locked --manifest-path bench/runtime_floor/Cargo.toml
 	$(PY) bench/run.py --smoke
 
 clean:

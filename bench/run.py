@@ -189,6 +189,37 @@ def base_env(moto_url):
     }
 
 
+# How Lambda starts a provided.al2023 process
+# (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime):
+# the reserved runtime variables, no shared AWS config or credentials files, a HOME with none
+# of them, and the system's one CA bundle (Amazon Linux 2023 ships /etc/pki/tls/certs/
+# ca-bundle.crt; this machine's equivalent single file stands in for it, and SSL_CERT_DIR's
+# per-certificate directory is not there).
+LAMBDA_ENV = {
+    "LANG": "en_US.UTF-8", "TZ": ":UTC", "PATH": "/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+    "LD_LIBRARY_PATH": "/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib",
+    "LAMBDA_TASK_ROOT": "/var/task", "LAMBDA_RUNTIME_DIR": "/var/runtime", "_HANDLER": "bootstrap",
+    "AWS_EXECUTION_ENV": "AWS_Lambda_provided.al2023", "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+    "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/bench", "AWS_LAMBDA_LOG_FORMAT": "JSON",
+    "AWS_LAMBDA_LOG_LEVEL": "INFO", "AWS_SESSION_TOKEN": "bench-session-token",
+    "SSL_CERT_FILE": "/etc/ssl/certs/ca-certificates.crt",
+}
+
+
+def environment(mode, moto_url):
+    """The start environment: `lambda` (as Lambda starts the process) or `machine` (this
+    machine's own environment, SSL_CERT_DIR and HOME included)."""
+    env = dict(base_env(moto_url))
+    if mode == "lambda":
+        home = DATA / "lambda-home"
+        home.mkdir(parents=True, exist_ok=True)
+        env.update(LAMBDA_ENV, HOME=str(home))
+        env.pop("AWS_CONFIG_FILE")
+        env.pop("AWS_SHARED_CREDENTIALS_FILE")
+        return env
+    return dict(os.environ, **env)
+
+
 def subjects(bin_dir, catalog_url):
     """(name, command, extra env, first event path, is_python)."""
     ev = ROOT / "events"
@@ -204,6 +235,10 @@ def subjects(bin_dir, catalog_url):
         "redshift-config": ({"CONFIG_TABLE": "bench-config"}, ev / "redshift-config/direct-plan.json"),
     }
     out = []
+    floor = TARGET / ("debug" if "debug" in str(bin_dir) else "release") / "runtime-floor"
+    if floor.exists():
+        out.append(("floor: bare lambda_runtime echo", [str(floor)], {"AWS_LAMBDA_FUNCTION_NAME": "floor"},
+                    ev / "athena-udf/ping.json", False))
     for name, (env, event) in rust.items():
         out.append((name, [str(bin_dir / name)], dict(env, AWS_LAMBDA_FUNCTION_NAME=name), event, False))
     py = [str(VENV_PY), str(PEERS / "bootstrap.py")]
@@ -234,10 +269,15 @@ def error_type(body):
         return "?"
 
 
-def cold_starts(bin_dir, moto_url, catalog_url, reps, logs):
+def p95(values):
+    ordered = sorted(values)
+    return ordered[max(0, -(-95 * len(ordered) // 100) - 1)]
+
+
+def cold_starts(bin_dir, moto_url, catalog_url, reps, logs, mode="lambda"):
     rows = []
     for name, command, extra, event, is_python in subjects(bin_dir, catalog_url):
-        env = dict(base_env(moto_url), **extra)
+        env = dict(environment(mode, moto_url), **extra)
         colds, firsts, kinds = [], [], set()
         for _ in range(reps):
             cold, answers, _ = run_subject(command, env, [event], logs)
@@ -245,11 +285,81 @@ def cold_starts(bin_dir, moto_url, catalog_url, reps, logs):
             kind, seconds, body = answers[0]
             firsts.append(seconds)
             kinds.add(kind if kind == "response" else f"{kind}: {error_type(body)}")
-        rows.append({"name": name, "python": is_python, "cold_ms": statistics.median(colds) * 1000,
+        both = [c + f for c, f in zip(colds, firsts)]
+        rows.append({"name": name, "python": is_python, "mode": mode, "starts": reps,
+                     "cold_ms": statistics.median(colds) * 1000, "cold_p95_ms": p95(colds) * 1000,
                      "cold_min_ms": min(colds) * 1000, "first_ms": statistics.median(firsts) * 1000,
+                     "first_p95_ms": p95(firsts) * 1000, "init_first_ms": statistics.median(both) * 1000,
                      "answered": sorted(kinds)})
-        log(f"cold start {name}: {rows[-1]['cold_ms']:.1f} ms, first invocation {rows[-1]['first_ms']:.1f} ms")
+        log(f"cold start ({mode}) {name}: {rows[-1]['cold_ms']:.1f} ms (p95 {rows[-1]['cold_p95_ms']:.1f}), "
+            f"first invocation {rows[-1]['first_ms']:.1f} ms")
     return rows
+
+
+# ---------------------------------------------------------------- the Java UDF peer
+
+JAVA_BUILD = Path.home() / ".cache/ferrolake/java-target"
+# How Lambda's managed Java 17 runtime starts the JVM (tiered compilation stops at C1, serial
+# GC: https://docs.aws.amazon.com/lambda/latest/dg/java-customization.html); Arrow Java reads
+# java.nio internals, as in the conformance harness.
+JAVA_OPTS = ["-XX:+TieredCompilation", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
+             "--add-opens=java.base/java.nio=ALL-UNNAMED"]
+RIC_MAIN = "com.amazonaws.services.lambda.runtime.api.client.AWSLambda"
+
+
+def java_peer_command():
+    """The Java UDF Lambda (the SDK's UserDefinedFunctionHandler with athena-udfs' UDFs and an
+    HMAC hash_pii) under Lambda's Java runtime interface client; `make java-peer` builds it."""
+    sh(["make", "--no-print-directory", "java-peer"])
+    classpath = (JAVA_BUILD / "peer.classpath").read_text().strip()
+    return ["java", *JAVA_OPTS, "-cp", f"{JAVA_BUILD / 'test-classes'}:{classpath}", RIC_MAIN,
+            "ferrolake.bench.JavaUdfPeer::handleRequest"]
+
+
+def udf_processes(bin_dir, moto_url, reps, calls, logs):
+    """athena-udf and the Java UDF peer as Lambda runs them, through the same local Runtime API:
+    cold start (spawn → first poll), the first invocation, warm rows/s of compress and hash_pii
+    at each row count (median of `calls` invocations after one warm-up), peak RSS."""
+    env = dict(base_env(moto_url), AWS_LAMBDA_FUNCTION_MEMORY_SIZE="512")
+    subjects = [("ferrolake athena-udf", [str(bin_dir / "athena-udf")], dict(env, AWS_LAMBDA_FUNCTION_NAME="athena-udf")),
+                ("Java UDF Lambda (SDK handler + RIC)", java_peer_command(), dict(env, AWS_LAMBDA_FUNCTION_NAME="java-udf"))]
+    first_event = ROOT / "events/athena-udf/compress.json"
+    out, too_large = [], set()
+    for name, command, subject_env in subjects:
+        colds, firsts = [], []
+        for _ in range(reps):
+            cold, answers, _ = run_subject(command, subject_env, [first_event], logs)
+            colds.append(cold)
+            firsts.append(answers[0][1])
+        row = {"name": name, "cold_ms": statistics.median(colds) * 1000, "first_ms": statistics.median(firsts) * 1000,
+               "init_first_ms": statistics.median([c + f for c, f in zip(colds, firsts)]) * 1000, "rps": {}}
+        api = RuntimeApi()
+        try:
+            api.start(command, subject_env, logs)
+            for case in ["compress", "hash_pii"]:
+                for rows in ROWS:
+                    doc = (DATA / f"athena-{case}-{rows}.json").read_bytes()
+                    if f"{case}-{rows}" in too_large:
+                        row["rps"][f"{case}-{rows}"] = None
+                        continue
+                    kind, _, body = api.invoke(doc)
+                    if kind == "error" and b"ResponseTooLarge" in body:
+                        # Over Lambda's 6 MB response limit: Lambda would refuse any process's
+                        # answer, so neither side is timed (Athena sends smaller batches).
+                        too_large.add(f"{case}-{rows}")
+                        row["rps"][f"{case}-{rows}"] = None
+                        continue
+                    if kind != "response":
+                        raise RuntimeError(f"{name} {case} {rows}: {kind} {body[:300]!r}")
+                    times = [api.invoke(doc)[1] for _ in range(calls)]
+                    row["rps"][f"{case}-{rows}"] = rows / statistics.median(times)
+            row["rss_mib"] = api.peak_rss_mib()
+        finally:
+            api.stop()
+        out.append(row)
+        log(f"{name}: cold {row['cold_ms']:.1f} ms, first {row['first_ms']:.1f} ms, rows/s "
+            + ", ".join(f"{k} {v:,.0f}" for k, v in row["rps"].items() if v) + f", RSS {row['rss_mib']:.0f} MiB")
+    return out
 
 
 def largest_batches(bin_dir, moto_url, reps, logs):
@@ -409,6 +519,46 @@ def build_report(r):
     for s in r["scaling"]:
         w(f"| {s['case']} | {s['one'] / 1e3:,.0f} k rows/s | {s['two'] / 1e3:,.0f} k rows/s | **{s['two'] / s['one']:.2f}×** |")
     w("")
+    # The Java UDF Lambda.
+    if r.get("udf_processes"):
+        rust, java = r["udf_processes"][0], r["udf_processes"][1]
+        w("## athena-udf vs the Java UDF Lambda")
+        w("")
+        w("What an Athena user deploys today: a Java Lambda built on the Athena Query Federation SDK "
+          "(`aws-athena-federation-sdk` 2026.24.1). athena-udfs itself is not on Maven Central, so the peer is the "
+          "SDK's `UserDefinedFunctionHandler` with athena-udfs' UDFs as the conformance harness implements them "
+          "(`tests/java`, `AthenaUdfsReference`: byte-identical `compress` output) plus an HMAC-SHA256 `hash_pii`, "
+          "started by Lambda's Java runtime interface client (`aws-lambda-java-runtime-interface-client` 2.10.1) with "
+          "the JVM flags of Lambda's Java 17 runtime. Both processes run behind the same local Runtime API "
+          "(`bench/lambda_local.py`) with `AWS_LAMBDA_FUNCTION_MEMORY_SIZE=512`; rows/s are warm invocations "
+          "(request handed over → response, median of several after one warm-up), so they include the JSON/Arrow "
+          "transfer both pay on Lambda. GB-s per million rows at the smallest memory setting that fits the peak RSS "
+          "with 25 % headroom, CPU in proportion to memory.")
+        w("")
+        w("| | ferrolake athena-udf | Java UDF Lambda | ratio |")
+        w("|---|---|---|---|")
+        w(f"| spawn → first poll | {rust['cold_ms']:.1f} ms | {java['cold_ms']:.0f} ms | {fmt_ratio(java['cold_ms'] / rust['cold_ms'])} |")
+        w(f"| first invocation | {rust['first_ms']:.1f} ms | {java['first_ms']:.0f} ms | {fmt_ratio(java['first_ms'] / rust['first_ms'])} |")
+        w(f"| init + first invocation | {rust['init_first_ms']:.1f} ms | {java['init_first_ms']:.0f} ms | "
+          f"{fmt_ratio(java['init_first_ms'] / rust['init_first_ms'])} |")
+        for key in rust["rps"]:
+            case, rows = key.rsplit("-", 1)
+            if rust["rps"][key] is None or java["rps"].get(key) is None:
+                w(f"| `{case}`, {int(rows):,} rows | response over Lambda's 6 MB limit (ferrolake answers ResponseTooLarge) | "
+                  f"not timed: Lambda would refuse the response | — |")
+                continue
+            w(f"| `{case}`, {int(rows):,} rows | {rust['rps'][key] / 1e3:,.0f} k rows/s | {java['rps'][key] / 1e3:,.0f} k rows/s | "
+              f"{fmt_ratio(rust['rps'][key] / java['rps'][key])} |")
+        w(f"| peak RSS | {rust['rss_mib']:.0f} MiB | {java['rss_mib']:.0f} MiB | {fmt_ratio(java['rss_mib'] / rust['rss_mib'])} |")
+        rm, jm = smallest_memory(rust["rss_mib"]), smallest_memory(java["rss_mib"])
+        for case in ["compress", "hash_pii"]:
+            key = max((k for k in rust["rps"] if k.startswith(case + "-") and rust["rps"][k] and java["rps"].get(k)),
+                      key=lambda k: int(k.rsplit("-", 1)[1]))
+            rows = int(key.rsplit("-", 1)[1])
+            rg = gb_seconds(1 / rust["rps"][key], rm)
+            jg = gb_seconds(1 / java["rps"][key], jm)
+            w(f"| GB-s per million rows, `{case}` ({rows:,}-row calls) | {rg:.3f} at {rm} MB | {jg:.3f} at {jm} MB | {fmt_ratio(jg / rg)} |")
+        w("")
     # Cold start.
     w("## Cold start, first invocation, binary size")
     w("")
@@ -418,16 +568,32 @@ def build_report(r):
       " AWS calls go to moto. The Python peers start through `bench/peers/bootstrap.py`, a standard-library "
       "Runtime API loop (AWS's `awslambdaric` would add its own start-up on top).")
     w("")
-    w("| function | spawn → first poll | first invocation | answered | size x86_64 | size arm64 | arm64 deflated (zip) |")
-    w("|---|---|---|---|---|---|---|")
+    w("Started as Lambda starts a `provided.al2023` process (`LAMBDA_ENV` in bench/run.py: Lambda's runtime "
+      "variables, no AWS config files, an empty HOME, one CA bundle file), " + str(r["cold"][0].get("starts", r["reps"])) +
+      " starts each; median and p95. The floor is a bare `lambda_runtime` echo binary built in the same run.")
+    w("")
+    w("| function | spawn → first poll (median / p95) | first invocation (median / p95) | init + first invocation | answered | size x86_64 | size arm64 | arm64 deflated (zip) |")
+    w("|---|---|---|---|---|---|---|---|")
     sizes = r["sizes"]
     for row in r["cold"]:
         size = sizes.get(row["name"], {})
         fmt_size = (lambda b: f"{b / MiB:.1f} MiB" if b else "—")
-        w(f"| {row['name']} | **{row['cold_ms']:.1f} ms** | {row['first_ms']:.1f} ms | {'; '.join(row['answered'])} | "
+        w(f"| {row['name']} | **{row['cold_ms']:.1f}** / {row.get('cold_p95_ms', row['cold_ms']):.1f} ms | "
+          f"{row['first_ms']:.1f} / {row.get('first_p95_ms', row['first_ms']):.1f} ms | {row.get('init_first_ms', 0):.1f} ms | "
+          f"{'; '.join(row['answered'])} | "
           f"{fmt_size(size.get('x86_64')) if not row['python'] else '—'} | {fmt_size(size.get('arm64')) if not row['python'] else '—'} | "
           f"{fmt_size(size.get('arm64_zip')) if not row['python'] else '—'} |")
     w("")
+    if r.get("cold_machine"):
+        w("The same processes started with this machine's own environment (`SSL_CERT_DIR` with one file per "
+          "certificate, its HOME):")
+        w("")
+        w("| function | spawn → first poll (median / p95) | first invocation | init + first invocation |")
+        w("|---|---|---|---|")
+        for row in r["cold_machine"]:
+            w(f"| {row['name']} | {row['cold_ms']:.1f} / {row['cold_p95_ms']:.1f} ms | {row['first_ms']:.1f} ms | "
+              f"{row['init_first_ms']:.1f} ms |")
+        w("")
     w(r["size_note"])
     w("")
     # RSS.
@@ -609,8 +775,11 @@ def main():
     try:
         moto.provision()
         catalog_url = "http://127.0.0.1:%d" % api.server_address[1]
-        r["cold"] = cold_starts(bin_dir, moto.url, catalog_url, reps, logs)
+        starts = 2 if args.smoke else 20
+        r["cold"] = cold_starts(bin_dir, moto.url, catalog_url, starts, logs, "lambda")
+        r["cold_machine"] = cold_starts(bin_dir, moto.url, catalog_url, starts, logs, "machine")
         r["largest"] = largest_batches(bin_dir, moto.url, 1 if args.smoke else 3, logs)
+        r["udf_processes"] = udf_processes(bin_dir, moto.url, reps, 1 if args.smoke else 5, logs)
     finally:
         api.shutdown()
         moto.stop()
@@ -622,7 +791,7 @@ def main():
                       "column is the arm64 `bootstrap` deflated as a zip would store it (what Lambda downloads).")
 
     # goals
-    rust_cold = [c_ for c_ in r["cold"] if not c_["python"]]
+    rust_cold = [c_ for c_ in r["cold"] if not c_["python"] and not c_["name"].startswith("floor")]
     boto = next(c_ for c_ in r["cold"] if c_["name"] == "python: boto3_baseline")
     worst_cold = max(c_["cold_ms"] for c_ in rust_cold)
     f3 = r["firehose"][-1]
@@ -651,8 +820,8 @@ def main():
          "met": worst_scaling >= 1.7, "why": "`compress` scales; `hash_pii` and `echo` do not: only the "
                 "function calls are split, and around a fast function the serial request/response work and the "
                 "concatenation dominate; see Notes"},
-        {"goal": "cold start ≤ 10 ms including SDK clients", "measured": f"{min(c_['cold_ms'] for c_ in rust_cold):.1f}–{worst_cold:.1f} ms over the five binaries",
-         "met": worst_cold <= 10 and not args.smoke, "why": "smoke runs use debug binaries" if args.smoke else
+        {"goal": "cold start ≤ 5 ms including SDK clients (Lambda's environment), every function", "measured": f"{min(c_['cold_ms'] for c_ in rust_cold):.1f}–{worst_cold:.1f} ms over the five binaries (floor {next((c_['cold_ms'] for c_ in r['cold'] if c_['name'].startswith('floor')), float('nan')):.1f} ms)",
+         "met": worst_cold <= 5 and not args.smoke, "why": "smoke runs use debug binaries" if args.smoke else
                 "the binaries' `main` does more than a minimal runtime before its first poll; see Notes"},
         {"goal": "cold start ≥ 20× Python with boto3", "measured": f"{boto['cold_ms'] / worst_cold:.0f}× (boto3 baseline {boto['cold_ms']:.0f} ms vs the slowest binary)",
          "met": boto["cold_ms"] / worst_cold >= 20, "why": "see the cold-start notes"},

@@ -87,3 +87,28 @@ async fn missing_function_binaries_fail_naming_the_stage() {
         "{e}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployment_aws_would_refuse_fails_before_anything_is_created() {
+    // moto would create this stack; EventBridge refuses `rate(1 hours)` (a value of 1 takes
+    // the singular unit), so the provisioner refuses it first, naming where and why.
+    let mut options = Options::new(1);
+    options.progress = false;
+    options.stack_name = "ferrolake-rules".into();
+    options.parameters = vec![
+        ("GlueDatabaseName".into(), "ferrolake_rules".into()),
+        ("RedshiftDriftSchedule".into(), "rate(1 hours)".into()),
+    ];
+    let Err(e) = demo::run(&options).await else {
+        panic!("the demo deployed a schedule EventBridge refuses");
+    };
+    assert_eq!(e.stage, Stage::Template);
+    let message = e.to_string();
+    for part in [
+        "RedshiftConfigFunction (AWS::Serverless::Function) Events.DriftRepair.Schedule",
+        "rule schedule-expression",
+        "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rate-expressions.html",
+    ] {
+        assert!(message.contains(part), "{message}");
+    }
+}

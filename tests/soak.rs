@@ -7,8 +7,8 @@
 //! SOAK_MESSAGES overrides the 10,000.
 
 use ferrolake_shared::testing::{
-    chaos_proxy, moto, read_stream, Fault, FaultPlan, FaultProxy, SqsEventSource, StubRequest,
-    StubResponse, TestEnv,
+    chaos_proxy, contract_proxy, moto, read_stream, ContractCounts, Fault, FaultPlan, FaultProxy,
+    SqsEventSource, StubRequest, StubResponse, TestEnv,
 };
 use ferrolake_tests::demo::drivers::{SqsMapping, SqsMappingStats, TimeScale};
 use ferrolake_tests::demo::provision::{create_stack, Clients, Stack};
@@ -102,7 +102,9 @@ async fn drive(
         "AmazonSQS.SendMessage".into(),
         "AmazonSQS.DeleteMessage".into(),
     ];
-    let (sqs_proxy, _) = chaos_proxy(moto().endpoint(), plan).await.unwrap();
+    // AWS's SQS batch limits (≤ 10 entries, ≤ 1 MiB) sit behind it, in front of moto.
+    let (limits, limit_counts) = limits().await;
+    let (sqs_proxy, _) = chaos_proxy(&limits.url(), plan).await.unwrap();
     let sqs = &aws_sdk_sqs::Client::from_conf(
         sqs.config()
             .to_builder()
@@ -159,7 +161,24 @@ async fn drive(
     for t in tasks {
         let _ = tokio::time::timeout(Duration::from_secs(60), t).await;
     }
+    assert_within_limits(&limit_counts);
     (rss, stats)
+}
+
+/// The contract layer (AWS's request limits, ferrolake_shared::testing::contract_proxy) in
+/// front of moto: the fault proxies forward to it, so faults and limits compose.
+async fn limits() -> (FaultProxy, Arc<ContractCounts>) {
+    contract_proxy(moto().endpoint()).await.unwrap()
+}
+
+fn assert_within_limits(counts: &ContractCounts) {
+    assert_eq!(
+        counts.refused(),
+        0,
+        "requests over AWS's limits (of {} checked): {:?}",
+        counts.checked(),
+        counts.refusals()
+    );
 }
 
 /// `count` processes of the function (Lambda execution environments).
@@ -248,7 +267,7 @@ type KinesisLedger = Arc<Mutex<HashMap<String, Vec<String>>>>;
 /// A pass-through proxy in front of moto that records, per PutRecords entry, the partition
 /// key and moto's answer for it — so a record missing from the stream can be placed: never
 /// sent, refused, or accepted by moto and not stored.
-async fn kinesis_tap() -> (FaultProxy, KinesisLedger) {
+async fn kinesis_tap(upstream: &str) -> (FaultProxy, KinesisLedger) {
     let ledger: KinesisLedger = Arc::default();
     let on_request = Arc::new(|request: &mut StubRequest| {
         let target = request
@@ -293,7 +312,7 @@ async fn kinesis_tap() -> (FaultProxy, KinesisLedger) {
             }
         },
     );
-    let tap = FaultProxy::start(moto().endpoint(), on_request, on_response)
+    let tap = FaultProxy::start(upstream, on_request, on_response)
         .await
         .unwrap();
     (tap, ledger)
@@ -324,7 +343,8 @@ async fn catalog_fetch_soak() {
     aws_plan.entry_fraction = 0.10;
     // moto's Kinesis loses records under concurrent PutRecords (see FaultPlan::serialize).
     aws_plan.serialize = vec!["Kinesis_20131202.PutRecords".into()];
-    let (tap, ledger) = kinesis_tap().await;
+    let (limits, limit_counts) = limits().await;
+    let (tap, ledger) = kinesis_tap(&limits.url()).await;
     let (aws_proxy, aws_faults) = chaos_proxy(&tap.url(), aws_plan).await.unwrap();
 
     let secrets =
@@ -448,6 +468,7 @@ async fn catalog_fetch_soak() {
         api_faults.injected() > 0 && aws_faults.injected() > 0,
         "faults were injected"
     );
+    assert_within_limits(&limit_counts);
     assert_flat(&rss);
     let _ = std::fs::remove_dir_all(scratch);
 }
@@ -458,7 +479,8 @@ async fn crawler_trigger_soak() {
     let n = messages();
     let mut plan = FaultPlan::uniform(0.10, 21);
     plan.operations = vec!["AWSGlue.".into()];
-    let (proxy, faults) = chaos_proxy(moto().endpoint(), plan).await.unwrap();
+    let (limits, limit_counts) = limits().await;
+    let (proxy, faults) = chaos_proxy(&limits.url(), plan).await.unwrap();
     let s = stack("soak-ct", &[("MinCrawlIntervalSeconds", "0")]).await;
     let spec = s.stack.function("crawler-trigger").unwrap().clone();
     let mut environment = spec.environment.clone();
@@ -557,6 +579,7 @@ async fn crawler_trigger_soak() {
     assert_eq!(panics(&instances), 0);
     assert_eq!(restarts(&instances), 0);
     assert!(faults.injected() > 0);
+    assert_within_limits(&limit_counts);
     assert_flat(&rss);
     let _ = std::fs::remove_dir_all(scratch);
 }

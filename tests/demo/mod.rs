@@ -8,9 +8,11 @@
 pub mod catalog;
 pub mod drivers;
 pub mod glue;
+pub mod iam;
 pub mod provision;
 pub mod redshift;
 pub mod report;
+pub mod rules;
 pub mod runtime;
 pub mod template;
 pub mod udf;
@@ -18,9 +20,7 @@ pub mod udf;
 use drivers::{
     DeliveryConfig, DeliveryStats, FirehoseDriver, SqsMapping, SqsMappingStats, TimeScale,
 };
-use ferrolake_shared::testing::{
-    moto, postgres, remove_stale_scratch, workspace_root, SqsEventSource, TestEnv,
-};
+use ferrolake_shared::testing::{postgres, remove_stale_scratch, workspace_root, SqsEventSource};
 use provision::{BoxError, Clients, Stack};
 use report::Summary;
 use runtime::LocalLambda;
@@ -122,6 +122,9 @@ pub struct Options {
     pub stack_name: String,
     /// Template parameter overrides, beyond the demo's own.
     pub parameters: Vec<(String, String)>,
+    /// The template to run instead of the workspace's template.yaml (tests/iam.rs runs
+    /// deliberately broken copies).
+    pub template_path: Option<PathBuf>,
 }
 
 impl Options {
@@ -134,6 +137,7 @@ impl Options {
             time: TimeScale::default(),
             stack_name: STACK_NAME.to_string(),
             parameters: Vec::new(),
+            template_path: None,
         }
     }
 }
@@ -213,6 +217,14 @@ fn dead_letter_url(stack: &Stack, logical_id: &str) -> Option<String> {
     queue_by_arn(stack, &arn).map(|(_, url)| url)
 }
 
+/// Denials so far of this run's principals (0 if the strict moto cannot say).
+async fn denials(clients: &Clients, principals: &[(String, String)]) -> usize {
+    iam::decisions(&clients.http, &clients.endpoint)
+        .await
+        .map(|(_, _, _, d)| iam::ours(&d, principals).count())
+        .unwrap_or(0)
+}
+
 struct Mapping {
     function: String,
     queue_id: String,
@@ -236,21 +248,33 @@ pub async fn run(options: &Options) -> Result<Demo, DemoError> {
         }
     };
 
-    // 1. The local stack.
-    let (endpoint, pg_port) =
-        tokio::task::spawn_blocking(|| (moto().endpoint().to_string(), postgres().port()))
+    // 1. The local stack: moto with IAM enforced (its own process, not the shared moto of
+    // the other tests), the harness signing as the admin user the launcher created.
+    let (strict, pg_port) =
+        tokio::task::spawn_blocking(|| iam::strict_moto().map(|m| (m, postgres().port())))
             .await
+            .map_err(|e| at(Stage::LocalStack)(sdk(e)))?
             .map_err(|e| at(Stage::LocalStack)(sdk(e)))?;
+    let endpoint = strict.endpoint.clone();
+    // The functions reach moto through the contract layer, which answers a request over one
+    // of AWS's request limits as AWS would (moto accepts most of them).
+    let (contracts, contract_counts) = ferrolake_shared::testing::contract_proxy(&endpoint)
+        .await
+        .map_err(|e| at(Stage::LocalStack)(sdk(e)))?;
     let pg = postgres();
     say(format!(
-        "local stack up: moto {endpoint}, PostgreSQL 15 on 127.0.0.1:{pg_port}"
+        "local stack up: moto {endpoint} (IAM enforced), PostgreSQL 15 on 127.0.0.1:{pg_port}"
     ));
     summary
         .timings
         .push(("local stack".into(), started.elapsed()));
-    let env = TestEnv::new("demo").await;
-    let config = env.sdk_config().clone();
-    let clients = Clients::new(&config, &endpoint);
+    let config = iam::config_for(&endpoint, REGION, &strict.admin).await;
+    let mut clients = Clients::new(&config, &endpoint);
+    clients.keys = strict.admin.clone();
+    // One strict moto serves every run of this process: count this run's decisions only.
+    let (decisions_before, policies_before, _, _) = iam::decisions(&clients.http, &endpoint)
+        .await
+        .map_err(|e| at(Stage::LocalStack)(sdk(e)))?;
     // The catalog API wants an API key, which catalog-fetch reads from Secrets Manager
     // (CatalogAuth=api-key, CatalogSecretArn): the deployment's own way, logs checked below.
     let secrets = aws_sdk_secretsmanager::Client::new(&config);
@@ -270,7 +294,10 @@ pub async fn run(options: &Options) -> Result<Demo, DemoError> {
 
     // 2. template.yaml → moto.
     let t = Instant::now();
-    let template_path = workspace_root().join("template.yaml");
+    let template_path = options
+        .template_path
+        .clone()
+        .unwrap_or_else(|| workspace_root().join("template.yaml"));
     let template =
         template::Template::load(&template_path).map_err(|e| at(Stage::Template)(sdk(e)))?;
     let mut overrides: HashMap<String, String> = [
@@ -295,9 +322,23 @@ pub async fn run(options: &Options) -> Result<Demo, DemoError> {
         stack.functions.len(),
         stack.skipped.len()
     ));
+    let mut iam_report = iam::IamReport::default();
+    for id in stack.of_kind("AWS::IAM::Role") {
+        let props = &stack.properties[id];
+        iam_report.roles += 1;
+        iam_report.inline_policies += props["Policies"].as_array().map_or(0, Vec::len);
+        iam_report.managed_policies += props["ManagedPolicyArns"].as_array().map_or(0, Vec::len);
+    }
+    say(format!(
+        "IAM: {} roles with {} inline and {} managed policies created in moto, which enforces them",
+        iam_report.roles, iam_report.inline_policies, iam_report.managed_policies
+    ));
     summary
         .timings
         .push(("template → moto".into(), t.elapsed()));
+    // A role's credentials as the AWS service the harness plays obtains them.
+    let role_name = |arn: &str| arn.rsplit('/').next().unwrap_or_default().to_string();
+    let mut principals: Vec<(String, String)> = Vec::new();
 
     // Secrets the UDFs read (names under the template's UdfSecretPrefix).
     let udf_prefix = stack
@@ -329,8 +370,26 @@ pub async fn run(options: &Options) -> Result<Demo, DemoError> {
     std::fs::create_dir_all(&scratch).map_err(|e| at(Stage::Functions)(sdk(e)))?;
     let mut functions: BTreeMap<String, Arc<LocalLambda>> = BTreeMap::new();
     for spec in &stack.functions {
+        // Lambda runs the function with its execution role's credentials.
+        let keys = iam::assume_role(
+            &clients,
+            &spec.role,
+            &spec.binary,
+            "lambda.amazonaws.com",
+            None,
+        )
+        .await
+        .map_err(|e| {
+            at(Stage::of_function(&spec.binary))(format!("{}: {e}", spec.binary).into())
+        })?;
+        principals.push((spec.binary.clone(), role_name(&spec.role)));
         let mut environment = spec.environment.clone();
-        environment.extend(env.function_env());
+        environment.extend([
+            ("AWS_ENDPOINT_URL".to_string(), contracts.url()),
+            ("AWS_REGION".to_string(), REGION.to_string()),
+            ("S3_FORCE_PATH_STYLE".to_string(), "true".to_string()),
+        ]);
+        environment.extend(keys.env());
         let lambda = LocalLambda::start(
             &spec.name,
             &spec.arn,
@@ -462,11 +521,31 @@ pub async fn run(options: &Options) -> Result<Demo, DemoError> {
                     .into(),
                 )
             })?;
+        // Firehose reads the source stream and writes S3 as the delivery stream's role,
+        // passing the account as sts:ExternalId (what the role's trust policy conditions on).
+        let delivery_role = stack.properties[id]["ExtendedS3DestinationConfiguration"]["RoleARN"]
+            .as_str()
+            .or_else(|| {
+                stack.properties[id]["KinesisStreamSourceConfiguration"]["RoleARN"].as_str()
+            })
+            .unwrap_or_default()
+            .to_string();
+        let keys = iam::assume_role(
+            &clients,
+            &delivery_role,
+            "firehose",
+            "firehose.amazonaws.com",
+            Some(ACCOUNT),
+        )
+        .await
+        .map_err(|e| at(Stage::FirehoseFlatten)(format!("{id}: {e}").into()))?;
+        principals.push(("firehose".into(), role_name(&delivery_role)));
+        let delivery_clients = iam::clients_for(&endpoint, REGION, &keys).await;
         let stats = Arc::new(DeliveryStats::default());
         let driver = FirehoseDriver {
             config: config.clone(),
-            kinesis: clients.kinesis.clone(),
-            s3: clients.s3.clone(),
+            kinesis: delivery_clients.kinesis.clone(),
+            s3: delivery_clients.s3.clone(),
             stats: stats.clone(),
         };
         tasks.push(tokio::spawn(driver.run(processor, stop.clone())));
@@ -496,9 +575,21 @@ pub async fn run(options: &Options) -> Result<Demo, DemoError> {
                 .map(|(bucket, prefix)| (bucket.to_string(), prefix.to_string()))
                 .collect(),
         };
+        // The crawler reads S3 and writes the catalog as its role.
+        let crawler_role = props["Role"].as_str().unwrap_or_default().to_string();
+        let keys = iam::assume_role(
+            &clients,
+            &crawler_role,
+            "glue-crawler",
+            "glue.amazonaws.com",
+            None,
+        )
+        .await
+        .map_err(|e| at(Stage::CrawlerTrigger)(format!("{id}: {e}").into()))?;
+        principals.push(("glue-crawler".into(), role_name(&crawler_role)));
         let stats = Arc::new(glue::CrawlStats::default());
         let stand_in = glue::CrawlerStandIn {
-            clients: glue_clients.clone(),
+            clients: Arc::new(iam::clients_for(&endpoint, REGION, &keys).await),
             crawler: spec,
             stats: stats.clone(),
         };
@@ -567,6 +658,10 @@ pub async fn run(options: &Options) -> Result<Demo, DemoError> {
         if wave == 1 && table_route.is_some() && !published_at.is_empty() {
             let wait = Instant::now();
             while partition_times.first_table().is_none() && wait.elapsed() < options.timeout {
+                // The table never comes when a principal upstream was denied.
+                if denials(&clients, &principals).await > 0 {
+                    break;
+                }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             say(format!(
@@ -582,7 +677,16 @@ pub async fn run(options: &Options) -> Result<Demo, DemoError> {
                 .message(&n.body)
                 .send()
                 .await
-                .map_err(|e| at(Stage::CatalogFetch)(sdk(e)))?
+                .map_err(|e| {
+                    // The whole cause chain: an AccessDenied names the action and resource.
+                    at(Stage::CatalogFetch)(
+                        format!(
+                            "SNS Publish to {topic_arn}: {}",
+                            aws_sdk_sns::error::DisplayErrorContext(&e)
+                        )
+                        .into(),
+                    )
+                })?
                 .message_id
                 .unwrap_or_default();
             published_at.push((change_of(n), Instant::now()));
@@ -663,6 +767,14 @@ pub async fn run(options: &Options) -> Result<Demo, DemoError> {
             }
             _ => true,
         };
+        // A denial will not heal: stop waiting and report it.
+        let denied = denials(&clients, &principals).await;
+        if denied > 0 {
+            say(format!(
+                "IAM denied {denied} requests: stopping (see the IAM checks)"
+            ));
+            break false;
+        }
         let done = partitions_done
             && visible + in_flight == 0
             && dead >= malformed
@@ -830,8 +942,41 @@ pub async fn run(options: &Options) -> Result<Demo, DemoError> {
     }
     summary.catalog_requests = catalog_api.requests.load(Ordering::SeqCst);
     summary.catalog_unauthorized = catalog_api.unauthorized.load(Ordering::SeqCst);
+    summary.contracts = report::ContractReport {
+        rules_applied: stack.deploy_rules.rules_applied,
+        rule_checks: stack.deploy_rules.checks,
+        rule_warnings: stack
+            .deploy_rules
+            .warnings
+            .iter()
+            .map(|w| w.to_string())
+            .collect(),
+        requests_checked: contract_counts.checked(),
+        requests_unchecked: contract_counts.passed_unchecked.load(Ordering::SeqCst),
+        requests_refused: contract_counts.refused(),
+        refusals: contract_counts.refusals(),
+    };
     summary.total = started.elapsed();
-    summary.checks = report::checks(&summary, good as usize);
+    let (decisions, policies, resolved, denied) = iam::decisions(&clients.http, &endpoint)
+        .await
+        .map_err(|e| at(Stage::Functions)(sdk(e)))?;
+    iam_report.decisions = decisions.saturating_sub(decisions_before);
+    iam_report.policies_evaluated = policies.saturating_sub(policies_before);
+    iam_report.resolved_actions = resolved;
+    iam_report.denied = denied;
+    iam_report.principals = principals;
+    for (binary, f) in &functions {
+        iam_report
+            .log_denials
+            .extend(iam::log_denials(binary, &f.log));
+    }
+    // IAM's checks first: a denial is the cause of the failures downstream of it, and the
+    // first failed check of the earliest stage is the one a failed run names.
+    summary.checks = iam::checks(&iam_report);
+    summary
+        .checks
+        .extend(report::checks(&summary, good as usize));
+    summary.iam = Some(iam_report);
     Ok(Demo {
         stack,
         endpoint,

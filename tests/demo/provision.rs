@@ -1,8 +1,10 @@
 //! Creates template.yaml's resources in moto, in dependency order, from the resolved
 //! properties: what CloudFormation would do, for the resource types the pipeline uses.
 //! Functions are not created in moto; they become [`FunctionSpec`]s that the local runner
-//! starts as real processes. Types that only matter in AWS (IAM, log groups, alarms, bucket
-//! and queue policies, Lambda permissions) are listed with the reason they are skipped; a
+//! starts as real processes. IAM roles are created (with their policies) in the demo's
+//! strict moto, which enforces them (tests/demo/iam.rs). Types that only matter in AWS (log
+//! groups, alarms, bucket and queue policies, Lambda permissions) are listed with the reason
+//! they are skipped; a
 //! type this module does not know is an error, so the template cannot outgrow the demo
 //! silently.
 
@@ -31,6 +33,9 @@ pub enum ProvisionError {
     },
     #[error("{logical_id}: {problem}")]
     Invalid { logical_id: String, problem: String },
+    /// A create-time rule AWS applies and moto does not (tests/demo/rules.rs).
+    #[error(transparent)]
+    Rules(#[from] super::rules::RulesError),
 }
 
 /// A function of the template, ready for the local runner.
@@ -43,6 +48,8 @@ pub struct FunctionSpec {
     pub binary: String,
     pub timeout_seconds: u64,
     pub memory_mb: u64,
+    /// `Role` (resolved): the execution role whose credentials the process runs with.
+    pub role: String,
     pub environment: Vec<(String, String)>,
     /// `Events` with resolved properties: (name, type, properties).
     pub events: Vec<(String, String, Value)>,
@@ -72,6 +79,8 @@ pub struct Stack {
     /// Resolved properties of every created resource, by logical id.
     pub properties: HashMap<String, Value>,
     pub kinds: HashMap<String, String>,
+    /// AWS's create-time rules, applied to the resolved template before anything was created.
+    pub deploy_rules: super::rules::Report,
 }
 
 impl Stack {
@@ -101,7 +110,6 @@ impl Stack {
 /// Types that exist only for AWS itself, with why the local stack does without them.
 fn not_needed_locally(kind: &str) -> Option<&'static str> {
     Some(match kind {
-        "AWS::IAM::Role" => "moto does not enforce IAM; the functions run with local credentials",
         "AWS::Logs::LogGroup" | "AWS::Logs::LogStream" => {
             "function logs go to files under the demo's scratch directory"
         }
@@ -124,6 +132,8 @@ pub struct Clients {
     pub s3: aws_sdk_s3::Client,
     pub kinesis: aws_sdk_kinesis::Client,
     pub http: reqwest::Client,
+    /// What `json_call` signs with (the strict moto checks signatures).
+    pub keys: super::iam::Keys,
 }
 
 impl Clients {
@@ -139,12 +149,13 @@ impl Clients {
             s3: ferrolake_shared::aws::s3_client(config),
             kinesis: aws_sdk_kinesis::Client::new(config),
             http: reqwest::Client::new(),
+            keys: super::iam::Keys::dummy(),
         }
     }
 
     /// One call of an AWS JSON-protocol API (DynamoDB, Glue, Firehose, Athena) with the
-    /// template's property shapes, which are the APIs' request shapes. moto routes by the
-    /// credential scope's service and does not check signatures.
+    /// template's property shapes, which are the APIs' request shapes, signed with `keys`
+    /// (moto routes by the credential scope's service; the strict moto checks the signature).
     pub async fn json_call(
         &self,
         service: &str,
@@ -152,21 +163,27 @@ impl Clients {
         json_version: &str,
         body: &Value,
     ) -> Result<Value, BoxError> {
-        let response = self
+        let content_type = format!("application/x-amz-json-{json_version}");
+        let body = body.to_string();
+        let mut request = self
             .http
             .post(format!("{}/", self.endpoint))
-            .header("content-type", format!("application/x-amz-json-{json_version}"))
-            .header("x-amz-target", target)
-            .header(
-                "authorization",
-                format!(
-                    "AWS4-HMAC-SHA256 Credential=testing/20260101/{}/{service}/aws4_request, SignedHeaders=host, Signature=0",
-                    self.region
-                ),
-            )
-            .body(body.to_string())
-            .send()
-            .await?;
+            .header("content-type", &content_type)
+            .header("x-amz-target", target);
+        for (k, v) in super::iam::sign(
+            &self.keys,
+            &self.region,
+            service,
+            &self.endpoint,
+            &[
+                ("content-type", content_type.clone()),
+                ("x-amz-target", target.to_string()),
+            ],
+            body.as_bytes(),
+        ) {
+            request = request.header(k, v);
+        }
+        let response = request.body(body).send().await?;
         let status = response.status();
         let text = response.text().await?;
         if !status.is_success() {
@@ -212,6 +229,9 @@ pub async fn create_stack(
         context.account.clone(),
         context.stack_name.clone(),
     );
+    // AWS refuses some property values moto accepts: check them all on the values being
+    // deployed before creating anything, as a failed CloudFormation deploy creates nothing.
+    let deploy_rules = super::rules::apply(template, &context)?;
     for resource in template.creation_order()? {
         let id = resource.logical_id.clone();
         let kind = resource.kind.clone();
@@ -242,7 +262,6 @@ pub async fn create_stack(
                 _ => generated.clone(),
             };
             let arn = match kind.as_str() {
-                "AWS::IAM::Role" => format!("arn:aws:iam::{account}:role/{name}"),
                 "AWS::Logs::LogGroup" => {
                     format!("arn:aws:logs:{region}:{account}:log-group:{name}:*")
                 }
@@ -577,6 +596,9 @@ pub async fn create_stack(
                     },
                 )
             }
+            "AWS::IAM::Role" => super::iam::create_role(clients, &id, &props, &generated)
+                .await
+                .map_err(|e| aws("CreateRole")(e.into()))?,
             "AWS::Serverless::Function" => {
                 let function = function_spec(resource, &props, &generated, &region, &account)?;
                 let physical = Physical {
@@ -612,6 +634,7 @@ pub async fn create_stack(
         functions,
         properties,
         kinds,
+        deploy_rules,
     })
 }
 
@@ -671,6 +694,7 @@ fn function_spec(
         binary,
         timeout_seconds: number(&props["Timeout"], 3),
         memory_mb: number(&props["MemorySize"], 128),
+        role: text(&props["Role"]),
         environment,
         events,
     })

@@ -386,6 +386,26 @@ pub struct Summary {
     pub leaks: Vec<(String, String)>,
     pub catalog_requests: u64,
     pub catalog_unauthorized: u64,
+    /// Deploy-time rules and request limits (tests/demo/rules.rs, shared testing contracts.rs).
+    pub contracts: ContractReport,
+    /// IAM as the strict moto enforced it (tests/demo/iam.rs).
+    pub iam: Option<super::iam::IamReport>,
+}
+
+/// What the contract checks applied: AWS's create-time rules to the template, AWS's request
+/// limits to every request the functions sent.
+#[derive(Debug, Clone, Default)]
+pub struct ContractReport {
+    /// Distinct deploy-time rules that had a resource to apply to, and (rule, resource) pairs.
+    pub rules_applied: usize,
+    pub rule_checks: usize,
+    /// AWS recommendations the deployment does not follow (not failures).
+    pub rule_warnings: Vec<String>,
+    pub requests_checked: u64,
+    /// Requests the contract layer does not read (S3's REST API).
+    pub requests_unchecked: u64,
+    pub requests_refused: u64,
+    pub refusals: Vec<String>,
 }
 
 impl Summary {
@@ -467,6 +487,22 @@ pub fn checks(s: &Summary, good: usize) -> Vec<Check> {
     let d = s.delivery.as_ref().unwrap_or(&empty);
     let catalog = s.queue("catalog-fetch");
 
+    // A refused request is a defect AWS would show on the first deploy; moto took it.
+    check(
+        Stage::Functions,
+        "every AWS request within AWS's request limits",
+        s.contracts.requests_refused == 0 && s.contracts.requests_checked > 0,
+        match s.contracts.refusals.first() {
+            Some(first) => format!(
+                "{} of {} requests refused; first: {first}",
+                s.contracts.requests_refused, s.contracts.requests_checked
+            ),
+            None => format!(
+                "{} requests checked against the limits",
+                s.contracts.requests_checked
+            ),
+        },
+    );
     check(
         Stage::CatalogFetch,
         "every catalog change put to Kinesis once",
@@ -733,6 +769,9 @@ impl std::fmt::Display for Summary {
             self.total.as_secs_f64()
         );
 
+        if let Some(iam) = &self.iam {
+            let _ = writeln!(o, "\n{}", iam.line());
+        }
         let _ = writeln!(o, "\nCounts per stage");
         for q in &self.queues {
             let _ = writeln!(
@@ -940,6 +979,23 @@ impl std::fmt::Display for Summary {
             self.time.retry_delay.as_secs(),
             self.time.max_buffer_interval.as_secs()
         );
+        let c = &self.contracts;
+        let _ = writeln!(
+            o,
+            "  deploy-time rules: {} applied ({} checks, {} warnings); request limits: {} requests checked, {} refused ({} S3 requests not read)",
+            c.rules_applied,
+            c.rule_checks,
+            c.rule_warnings.len(),
+            c.requests_checked,
+            c.requests_refused,
+            c.requests_unchecked
+        );
+        for w in &c.rule_warnings {
+            let _ = writeln!(o, "    warning: {w}");
+        }
+        for r in &c.refusals {
+            let _ = writeln!(o, "    refused: {r}");
+        }
         for (k, v) in &self.overrides {
             let _ = writeln!(o, "  parameter {k}={v}");
         }

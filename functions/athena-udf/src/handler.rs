@@ -284,3 +284,26 @@ fn to_json<T: serde::Serialize>(value: &T) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// The Lambda process around a registry: telemetry, the Secrets Manager client and the
+/// thread count (built once), then the runtime loop. `main` serves the library's registry;
+/// test binaries serve it with extra UDFs through the same path.
+pub async fn serve(
+    function_name: &'static str,
+    registry: crate::udf::Registry,
+) -> Result<(), lambda_runtime::Error> {
+    ferrolake_shared::telemetry::init(function_name);
+    let sdk = ferrolake_shared::aws::load_config().await;
+    let secrets =
+        ferrolake_shared::secrets::SecretsManager::new(aws_sdk_secretsmanager::Client::new(&sdk));
+    let threads = threads_from(|k| std::env::var(k).ok())?;
+    let function = AthenaUdf::new(registry, secrets).with_threads(threads);
+    let function = &function;
+    ferrolake_shared::telemetry::run_fallible(
+        function_name,
+        |event: lambda_runtime::LambdaEvent<Box<serde_json::value::RawValue>>, metrics| async move {
+            function.handle(&event.payload, &metrics).await
+        },
+    )
+    .await
+}

@@ -5,7 +5,11 @@
 //! - [`ipc`]: Arrow IPC messages in base64 (both framings in; continuation, V5, align 8 out).
 //! - [`udf`]: typed arguments/results over Arrow arrays, the registry, signature checks.
 //! - [`library`]: the UDFs (athena-udfs drop-ins and lake helpers), registered in one place.
-//! - [`handler`]: one invocation end to end, errors Athena users can read, the 6 MB guard.
+//! - [`handler`]: one invocation end to end, errors Athena users can read, the 6 MB guard,
+//!   and [`handler::serve`], the Lambda process around a registry.
+
+// The runtime loop's future (handler::serve) is deeper than the default query limit.
+#![recursion_limit = "256"]
 
 pub mod fixtures;
 pub mod handler;

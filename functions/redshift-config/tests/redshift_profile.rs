@@ -15,6 +15,23 @@ use redshift_config::state::{read_cluster, read_database};
 use serde_json::json;
 use std::time::Duration;
 
+/// Plan or apply through the handler; the number of statements.
+async fn run<S, C, P>(
+    function: &redshift_config::handler::RedshiftConfig<S, C, P>,
+    target: &str,
+    mode: &str,
+) -> Result<u64, Box<dyn std::error::Error>>
+where
+    S: redshift_config::store::ConfigSource,
+    C: redshift_config::connect::Connector,
+    P: redshift_config::secrets::PasswordStore,
+{
+    let report = function
+        .handle(json!({"target": target, "mode": mode}))
+        .await?;
+    Ok(report["statement_count"].as_u64().unwrap_or(0))
+}
+
 async fn session(f: &Fixture) -> Result<PgSession, Box<dyn std::error::Error>> {
     let params = ConnectParams {
         host: "127.0.0.1".into(),
@@ -140,13 +157,8 @@ async fn the_redshift_dialect_applies_converges_and_repairs_drift_on_the_profile
     let (function, applied) = f.profile_function(&fake.stub.url());
     let statements = || applied.lock().map(|a| a.clone()).unwrap_or_default();
 
-    let first = function
-        .handle(json!({"target": t, "mode": "apply"}))
-        .await?;
-    assert!(
-        first["statement_count"].as_u64().unwrap_or(0) >= 14,
-        "{first}"
-    );
+    let first = run(&function, &t, "apply").await?;
+    assert!(first >= 14, "{first} statements");
     // What Redshift receives: its own forms, which the profile translated to run them.
     let sent = statements();
     for form in [
@@ -165,17 +177,9 @@ async fn the_redshift_dialect_applies_converges_and_repairs_drift_on_the_profile
     f.query(&format!("CREATE TABLE \"{}\".orders (id int)", n("marts")))
         .await?;
     // A new table lacks the ALL TABLES grants: planned again, then converged.
-    let again = function
-        .handle(json!({"target": t, "mode": "apply"}))
-        .await?;
-    assert!(
-        again["statement_count"].as_u64().unwrap_or(0) >= 1,
-        "{again}"
-    );
-    let converged = function
-        .handle(json!({"target": t, "mode": "plan"}))
-        .await?;
-    assert_eq!(converged["statement_count"], 0, "{converged}");
+    let again = run(&function, &t, "apply").await?;
+    assert!(again >= 1, "{again} statements");
+    assert_eq!(run(&function, &t, "plan").await?, 0, "converged");
 
     // Drift: a role grant revoked by hand is repaired, and only that.
     f.query(&format!(
@@ -184,25 +188,15 @@ async fn the_redshift_dialect_applies_converges_and_repairs_drift_on_the_profile
         n("pii")
     ))
     .await?;
-    let drift = function
-        .handle(json!({"target": t, "mode": "plan"}))
-        .await?;
-    assert_eq!(drift["statement_count"], 1, "{drift}");
-    function
-        .handle(json!({"target": t, "mode": "apply"}))
-        .await?;
-    let repaired = function
-        .handle(json!({"target": t, "mode": "plan"}))
-        .await?;
-    assert_eq!(repaired["statement_count"], 0, "{repaired}");
+    assert_eq!(run(&function, &t, "plan").await?, 1, "drift");
+    run(&function, &t, "apply").await?;
+    assert_eq!(run(&function, &t, "plan").await?, 0, "repaired");
 
     // Removing a user disables it the Redshift way, and that converges too.
     f.put(&[json!({"target": t, "id": format!("USER#{}", n("bi")), "ensure": "absent"})])
         .await?;
     applied.lock().map(|mut a| a.clear()).ok();
-    function
-        .handle(json!({"target": t, "mode": "apply"}))
-        .await?;
+    run(&function, &t, "apply").await?;
     assert!(
         statements()
             .iter()
@@ -210,10 +204,7 @@ async fn the_redshift_dialect_applies_converges_and_repairs_drift_on_the_profile
         "{:#?}",
         statements()
     );
-    let disabled = function
-        .handle(json!({"target": t, "mode": "plan"}))
-        .await?;
-    assert_eq!(disabled["statement_count"], 0, "{disabled}");
+    assert_eq!(run(&function, &t, "plan").await?, 0, "disabled");
 
     // Dropping it: its privileges revoked and its objects reassigned first, in every database.
     f.query(&format!(
@@ -223,9 +214,7 @@ async fn the_redshift_dialect_applies_converges_and_repairs_drift_on_the_profile
     .await?;
     f.put(&[json!({"target": t, "id": format!("USER#{}", n("bi")), "ensure": "absent", "on_remove": "drop"})])
         .await?;
-    function
-        .handle(json!({"target": t, "mode": "apply"}))
-        .await?;
+    run(&function, &t, "apply").await?;
     assert!(
         statements().iter().any(|s| s.starts_with("DROP USER")),
         "{:#?}",
@@ -239,28 +228,20 @@ async fn the_redshift_dialect_applies_converges_and_repairs_drift_on_the_profile
         .await?,
         "0"
     );
-    let dropped = function
-        .handle(json!({"target": t, "mode": "plan"}))
-        .await?;
-    assert_eq!(dropped["statement_count"], 0, "{dropped}");
+    assert_eq!(run(&function, &t, "plan").await?, 0, "dropped");
 
     // The same state read through the Data API executor (the fake runs on the profile too).
     let mut items = items;
     items[0]["executor"] = json!("data-api");
     f.put(&items[..1]).await?;
-    let via_data_api = function
-        .handle(json!({"target": t, "mode": "plan"}))
-        .await?;
-    assert_eq!(via_data_api["statement_count"], 0, "{via_data_api}");
+    assert_eq!(run(&function, &t, "plan").await?, 0, "via_data_api");
     f.query(&format!(
         "REVOKE SELECT ON \"{}\".orders FROM \"{}\"",
         n("marts"),
         n("pii")
     ))
     .await?;
-    function
-        .handle(json!({"target": t, "mode": "apply"}))
-        .await?;
+    run(&function, &t, "apply").await?;
     let data_api_converged = function
         .handle(json!({"target": t, "mode": "plan"}))
         .await?;
@@ -300,18 +281,7 @@ async fn single_user_rotation_runs_on_the_redshift_profile() -> TestResult {
     let f = Fixture::new("rc_rs_single").await?;
     f.redshift_profile(&[]).await?;
     let user = f.n("app");
-    f.query(&format!("CREATE USER \"{user}\" PASSWORD 'Old-Passw0rd-1'"))
-        .await?;
-    let secret = f.n("app-secret");
-    let value = json!({"engine": "redshift", "host": "127.0.0.1", "port": common::pg_port().to_string(),
-                       "username": user, "password": "Old-Passw0rd-1", "dbname": f.database});
-    f.aws
-        .secrets
-        .create_secret()
-        .name(&secret)
-        .secret_string(value.to_string())
-        .send()
-        .await?;
+    let secret = f.single_user_secret(&user, "Old-Passw0rd-1").await?;
     let fake = common::data_api_fake::DataApiFake::start().await?;
     let (function, applied) = f.profile_function(&fake.stub.url());
     let token = f.start_rotation(&secret).await?;

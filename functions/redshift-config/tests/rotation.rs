@@ -125,18 +125,7 @@ async fn admin_strategy_rotation_end_to_end_with_repeated_steps() -> TestResult 
 async fn single_user_strategy_and_the_guard() -> TestResult {
     let f = Fixture::new("rc_rotate_single").await?;
     let user = f.n("app");
-    f.query(&format!("CREATE USER \"{user}\" PASSWORD 'Old-Passw0rd-1'"))
-        .await?;
-    let secret = f.n("app-secret");
-    let value = json!({"engine": "redshift", "host": "127.0.0.1", "port": common::pg_port().to_string(),
-                       "username": user, "password": "Old-Passw0rd-1", "dbname": f.database});
-    f.aws
-        .secrets
-        .create_secret()
-        .name(&secret)
-        .secret_string(value.to_string())
-        .send()
-        .await?;
+    let secret = f.single_user_secret(&user, "Old-Passw0rd-1").await?;
     let function = f.function();
 
     // Rotation not enabled yet: refused by the guard.

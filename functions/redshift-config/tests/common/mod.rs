@@ -7,6 +7,15 @@
 pub mod data_api_fake;
 pub mod redshift_session;
 
+/// The handler over the Redshift profile ([`Fixture::profile_function`]).
+pub type ProfileFunction = RedshiftConfig<
+    DynamoConfig,
+    redshift_session::ProfileConnector<AnyConnector>,
+    SecretsManagerStore,
+>;
+/// The Redshift statements a profile function applied, as the dialect wrote them.
+pub type Applied = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
@@ -218,17 +227,7 @@ impl Fixture {
 
     /// [`Self::function_with_data_api`] whose sessions run the Redshift dialect on the
     /// Redshift profile ([`redshift_session`]); the Redshift statements applied are recorded.
-    pub fn profile_function(
-        &self,
-        data_api_url: &str,
-    ) -> (
-        RedshiftConfig<
-            DynamoConfig,
-            redshift_session::ProfileConnector<AnyConnector>,
-            SecretsManagerStore,
-        >,
-        std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-    ) {
+    pub fn profile_function(&self, data_api_url: &str) -> (ProfileFunction, Applied) {
         let base = self.function_with_data_api(data_api_url);
         let applied = std::sync::Arc::default();
         let function = RedshiftConfig {
@@ -242,6 +241,28 @@ impl Fixture {
             default_sslmode: base.default_sslmode,
         };
         (function, applied)
+    }
+
+    /// A user logging in with `password`, and a secret in AWS's Redshift format for it that
+    /// names no ferrolake target (the single-user rotation strategy); the secret's name.
+    pub async fn single_user_secret(
+        &self,
+        user: &str,
+        password: &str,
+    ) -> Result<String, Box<dyn std::error::Error>> {
+        self.query(&format!("CREATE USER \"{user}\" PASSWORD '{password}'"))
+            .await?;
+        let secret = format!("{user}-secret");
+        let value = json!({"engine": "redshift", "host": "127.0.0.1", "port": pg_port().to_string(),
+                           "username": user, "password": password, "dbname": self.database});
+        self.aws
+            .secrets
+            .create_secret()
+            .name(&secret)
+            .secret_string(value.to_string())
+            .send()
+            .await?;
+        Ok(secret)
     }
 
     /// What RotateSecret does before it calls the function: rotation on, and a new

@@ -173,9 +173,16 @@ impl HttpStub {
     }
 }
 
-/// Forward one request to `upstream` (`host:port`) and read the whole response.
+/// Forward one request to `upstream` (`host:port`) and read the whole response. The
+/// client's `host` header is kept: it is part of what SigV4 signs, and a server that checks
+/// signatures (the demo's IAM-enforcing moto) recomputes them with it.
 pub async fn forward(upstream: &str, request: &StubRequest) -> std::io::Result<StubResponse> {
     let mut stream = TcpStream::connect(upstream).await?;
+    let host = request
+        .headers
+        .get("host")
+        .map(String::as_str)
+        .unwrap_or(upstream);
     let mut head = format!("{} {} HTTP/1.1\r\n", request.method, request.path);
     for (k, v) in &request.headers {
         if k != "content-length" && k != "connection" && k != "host" {
@@ -183,7 +190,7 @@ pub async fn forward(upstream: &str, request: &StubRequest) -> std::io::Result<S
         }
     }
     head.push_str(&format!(
-        "host: {upstream}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        "host: {host}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
         request.body.len()
     ));
     stream.write_all(head.as_bytes()).await?;

@@ -8,6 +8,7 @@
 //! ([`TestEnv::name`]) rather than global resets; [`MotoServer::reset`] exists for tests
 //! that must start from an empty moto.
 
+mod contracts;
 mod faults;
 mod http;
 mod http_stub;
@@ -15,6 +16,10 @@ mod moto;
 mod postgres;
 mod process;
 
+pub use contracts::{
+    check as check_request_limits, contract_proxy, ContractCounts, Limit as RequestLimit,
+    Rejection, LIMITS as REQUEST_LIMITS,
+};
 pub use faults::{chaos_proxy, Fault, FaultCounts, FaultPlan};
 pub use http::{http_request, HttpResponse};
 pub use http_stub::{FaultProxy, HttpStub, StubRequest, StubResponse};

@@ -39,6 +39,9 @@ impl MotoServer {
         command
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .current_dir(&scratch)
+            // AWS managed policies (template roles attach AWSGlueServiceRole) exist in moto
+            // only when loaded; the demo's strict moto loads them too.
+            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().map_err(io_err("open the moto log"))?)
             .stderr(log_file);
