@@ -204,11 +204,18 @@ pub async fn chaos_proxy(
         let entries = body[list].as_array().cloned().unwrap_or_default();
         let mut kept = Vec::new();
         let mut failed_at = Vec::new();
-        for (i, entry) in entries.into_iter().enumerate() {
+        for (i, entry) in entries.iter().enumerate() {
             if rng.random_bool(req_plan.entry_fraction.clamp(0.0, 1.0)) {
                 failed_at.push(i);
             } else {
-                kept.push(entry);
+                kept.push(entry.clone());
+            }
+        }
+        // The service is never sent an empty batch (AWS refuses one, and so does the
+        // contract layer behind this proxy): when every entry was chosen, the last is kept.
+        if kept.is_empty() {
+            if let Some(last) = failed_at.pop() {
+                kept.push(entries[last].clone());
             }
         }
         if failed_at.is_empty() {
