@@ -282,9 +282,6 @@ fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|e| unreachable!("response serialization: {e}"))
 }
 
-#[cfg(test)]
-mod tests;
-
 /// The Lambda process around a registry: telemetry, the Secrets Manager client and the
 /// thread count (built once), then the runtime loop. `main` serves the library's registry;
 /// test binaries serve it with extra UDFs through the same path.
@@ -307,3 +304,6 @@ pub async fn serve(
     )
     .await
 }
+
+#[cfg(test)]
+mod tests;

@@ -15,8 +15,10 @@ use base64::Engine;
 use ferrolake_shared::batch::catch_panic_sync;
 use std::collections::HashMap;
 
-/// Base64 as Java decodes it (`Base64.getDecoder()`, Jackson): standard alphabet, no
-/// whitespace, padding optional. Used for Arrow messages and for `decompress`'s input.
+/// Base64 of the Arrow messages as the SDK's Jackson writes them: standard alphabet, no
+/// whitespace, padding optional. (The UDF library's values — compressed text, ciphertexts,
+/// keys — decode with `library::JAVA_DECODER`, which also ignores non-zero bits after the
+/// last byte, as `java.util.Base64.getDecoder()` does.)
 pub(crate) const JAVA_BASE64: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::STANDARD,
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),

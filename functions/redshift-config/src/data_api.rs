@@ -3,9 +3,10 @@
 //! most 40 of them, so a phase is applied as consecutive batches of at most 40: each batch
 //! is all or nothing, and a failure stops the phase after the batches before it committed.
 //! The plan is re-read from the catalogs on every run, so a retry converges from wherever it
-//! stopped. Catalog reads are separate `ExecuteStatement`s, polled with backoff. Only md5 password hashes ever
-//! appear in statements (never clear passwords) — but the Data API keeps SQL text for 24 h
-//! and shows it to callers with the same IAM identity, which the README points out.
+//! stopped. Catalog reads are separate `ExecuteStatement`s, polled with backoff. Only md5
+//! password hashes ever appear in statements (never clear passwords) — but the Data API
+//! keeps SQL text for 24 h and shows it to callers with the same IAM identity, which the
+//! README points out.
 
 use crate::config::{Credentials, Target};
 use crate::connect::{ConnectError, Connector, Endpoint};

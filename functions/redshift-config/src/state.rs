@@ -217,49 +217,39 @@ async fn read_role_grants(
         .rows("SELECT identity_name::varchar, privilege_type::varchar FROM svv_database_privileges WHERE identity_type = 'role' AND database_name = current_database()")
         .await?;
     for row in database {
-        if let Some(privilege) = Privilege::parse(&text(&row, 1)) {
-            state
-                .acl
-                .entry(acl::AclGrantee::Role(text(&row, 0)))
-                .or_default()
-                .insert(privilege);
-        }
+        grant_to_role(&mut state.acl, text(&row, 0), &text(&row, 1));
     }
     let schemas = session
         .rows("SELECT namespace_name::varchar, identity_name::varchar, privilege_type::varchar FROM svv_schema_privileges WHERE identity_type = 'role'")
         .await?;
     for row in schemas {
-        let (Some(schema), Some(privilege)) = (
-            state.schemas.get_mut(&text(&row, 0)),
-            Privilege::parse(&text(&row, 2)),
-        ) else {
-            continue;
-        };
-        schema
-            .acl
-            .entry(acl::AclGrantee::Role(text(&row, 1)))
-            .or_default()
-            .insert(privilege);
+        if let Some(schema) = state.schemas.get_mut(&text(&row, 0)) {
+            grant_to_role(&mut schema.acl, text(&row, 1), &text(&row, 2));
+        }
     }
     let relations = session
         .rows("SELECT namespace_name::varchar, relation_name::varchar, identity_name::varchar, privilege_type::varchar FROM svv_relation_privileges WHERE identity_type = 'role'")
         .await?;
     for row in relations {
-        let Some((_, table_acl)) = state
+        let table = state
             .schemas
             .get_mut(&text(&row, 0))
-            .and_then(|s| s.tables.get_mut(&text(&row, 1)))
-        else {
-            continue;
-        };
-        if let Some(privilege) = Privilege::parse(&text(&row, 3)) {
-            table_acl
-                .entry(acl::AclGrantee::Role(text(&row, 2)))
-                .or_default()
-                .insert(privilege);
+            .and_then(|s| s.tables.get_mut(&text(&row, 1)));
+        if let Some((_, table_acl)) = table {
+            grant_to_role(table_acl, text(&row, 2), &text(&row, 3));
         }
     }
     Ok(())
+}
+
+/// One `svv_*_privileges` row into an ACL (privileges ferrolake does not manage are skipped,
+/// as in [`acl::parse`]).
+fn grant_to_role(acl: &mut Acl, role: String, privilege_type: &str) {
+    if let Some(privilege) = Privilege::parse(privilege_type) {
+        acl.entry(acl::AclGrantee::Role(role))
+            .or_default()
+            .insert(privilege);
+    }
 }
 
 #[cfg(test)]

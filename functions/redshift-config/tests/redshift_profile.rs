@@ -32,6 +32,25 @@ where
     Ok(report["statement_count"].as_u64().unwrap_or(0))
 }
 
+/// Secrets Manager's four rotation steps, in order, through the handler.
+async fn rotate<S, C, P>(
+    function: &redshift_config::handler::RedshiftConfig<S, C, P>,
+    secret: &str,
+    token: &str,
+) -> TestResult
+where
+    S: redshift_config::store::ConfigSource,
+    C: redshift_config::connect::Connector,
+    P: redshift_config::secrets::PasswordStore,
+{
+    for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
+        function
+            .handle(json!({"Step": step, "SecretId": secret, "ClientRequestToken": token}))
+            .await?;
+    }
+    Ok(())
+}
+
 async fn session(f: &Fixture) -> Result<PgSession, Box<dyn std::error::Error>> {
     let params = ConnectParams {
         host: "127.0.0.1".into(),
@@ -242,12 +261,10 @@ async fn the_redshift_dialect_applies_converges_and_repairs_drift_on_the_profile
     ))
     .await?;
     run(&function, &t, "apply").await?;
-    let data_api_converged = function
-        .handle(json!({"target": t, "mode": "plan"}))
-        .await?;
     assert_eq!(
-        data_api_converged["statement_count"], 0,
-        "{data_api_converged}"
+        run(&function, &t, "plan").await?,
+        0,
+        "converged via the Data API"
     );
     assert!(fake
         .sql_seen()
@@ -255,18 +272,12 @@ async fn the_redshift_dialect_applies_converges_and_repairs_drift_on_the_profile
         .any(|s| s.contains(" TO ") && s.contains(&n("pii"))));
 
     // Admin-strategy rotation of a managed password, on the profile (direct logins).
-    f.put(&f.items()[..1]).await?;
-    let mut target_item = f.items()[0].clone();
-    target_item["dialect"] = json!("redshift");
-    f.put(&[target_item]).await?;
+    items[0]["executor"] = json!("direct");
+    f.put(&items[..1]).await?;
     let secret = format!("redshift/{t}/{}", n("jane"));
     let old = f.value(&secret, "AWSCURRENT").await?;
     let token = f.start_rotation(&secret).await?;
-    for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
-        function
-            .handle(json!({"Step": step, "SecretId": secret, "ClientRequestToken": token}))
-            .await?;
-    }
+    rotate(&function, &secret, &token).await?;
     let new = f.value(&secret, "AWSCURRENT").await?;
     assert_ne!(new.password, old.password);
     assert_eq!(f.login(&n("jane"), &new.password).await?, n("jane"));
@@ -285,11 +296,7 @@ async fn single_user_rotation_runs_on_the_redshift_profile() -> TestResult {
     let fake = common::data_api_fake::DataApiFake::start().await?;
     let (function, applied) = f.profile_function(&fake.stub.url());
     let token = f.start_rotation(&secret).await?;
-    for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
-        function
-            .handle(json!({"Step": step, "SecretId": secret, "ClientRequestToken": token}))
-            .await?;
-    }
+    rotate(&function, &secret, &token).await?;
     let new = f.value(&secret, "AWSCURRENT").await?;
     assert_ne!(new.password, "Old-Passw0rd-1");
     assert_eq!(f.login(&user, &new.password).await?, user);
