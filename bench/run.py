@@ -191,10 +191,10 @@ def base_env(moto_url):
 
 # How Lambda starts a provided.al2023 process
 # (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime):
-# the reserved runtime variables, no shared AWS config or credentials files, a HOME with none
-# of them, and the system's one CA bundle (Amazon Linux 2023 ships /etc/pki/tls/certs/
-# ca-bundle.crt; this machine's equivalent single file stands in for it, and SSL_CERT_DIR's
-# per-certificate directory is not there).
+# the reserved runtime variables (credentials and region included), no shared AWS config or
+# credentials files, a HOME with none of them, and neither SSL_CERT_FILE nor SSL_CERT_DIR
+# (Lambda sets neither; the functions' trust store is compiled in, ferrolake_shared::https,
+# so the machine's certificate files are not read at all).
 LAMBDA_ENV = {
     "LANG": "en_US.UTF-8", "TZ": ":UTC", "PATH": "/usr/local/bin:/usr/bin/:/bin:/opt/bin",
     "LD_LIBRARY_PATH": "/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib",
@@ -202,7 +202,6 @@ LAMBDA_ENV = {
     "AWS_EXECUTION_ENV": "AWS_Lambda_provided.al2023", "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
     "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/bench", "AWS_LAMBDA_LOG_FORMAT": "JSON",
     "AWS_LAMBDA_LOG_LEVEL": "INFO", "AWS_SESSION_TOKEN": "bench-session-token",
-    "SSL_CERT_FILE": "/etc/ssl/certs/ca-certificates.crt",
 }
 
 
@@ -274,9 +273,11 @@ def p95(values):
     return ordered[max(0, -(-95 * len(ordered) // 100) - 1)]
 
 
-def cold_starts(bin_dir, moto_url, catalog_url, reps, logs, mode="lambda"):
+def cold_starts(bin_dir, moto_url, catalog_url, reps, logs, mode="lambda", rust_only=False):
     rows = []
     for name, command, extra, event, is_python in subjects(bin_dir, catalog_url):
+        if rust_only and is_python:
+            continue
         env = dict(environment(mode, moto_url), **extra)
         colds, firsts, kinds = [], [], set()
         for _ in range(reps):
@@ -696,11 +697,33 @@ def chart(r, path):
     fig.savefig(path, dpi=110)
 
 
+def cold_only(bin_dir, starts):
+    """Spawn → first poll and the first invocation of the release binaries and the floor in
+    Lambda's environment, printed as a table (no report written)."""
+    logs = open(TARGET / "bench-functions.log", "w")
+    moto = Moto(logs)
+    api = catalog_api()
+    try:
+        moto.provision()
+        rows = cold_starts(bin_dir, moto.url, "http://127.0.0.1:%d" % api.server_address[1], starts, logs,
+                           "lambda", rust_only=True)
+    finally:
+        api.shutdown()
+        moto.stop()
+    print(f"{'function':34} {'cold p50':>9} {'p95':>7} {'min':>6} {'first p50':>10} {'init+first':>11}")
+    for row in rows:
+        print(f"{row['name']:34} {row['cold_ms']:9.2f} {row['cold_p95_ms']:7.2f} {row['cold_min_ms']:6.2f} {row['first_ms']:10.2f} "
+              f"{row['init_first_ms']:11.2f}  {row['answered']}")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--x86-dir", default=str(TARGET / "x86_64-unknown-linux-gnu/release"))
     parser.add_argument("--arm-dir", default=str(TARGET / "lambda"))
+    parser.add_argument("--cold-only", action="store_true",
+                        help="only the cold-start table (Lambda's environment), printed; for cold-start work")
+    parser.add_argument("--starts", type=int, default=20)
     parser.add_argument("--render", metavar="RESULTS_JSON",
                         help="re-write benchmarks.md and .png beside RESULTS_JSON from its figures (no measuring)")
     args = parser.parse_args()
@@ -711,6 +734,8 @@ def main():
         chart(r, results.with_suffix(".png"))
         results.with_suffix(".md").write_text(build_report(r))
         return
+    if args.cold_only:
+        return cold_only(Path(args.x86_dir), args.starts)
     started = time.time()
     out_dir = (TARGET / "bench-smoke") if args.smoke else ROOT / "docs"
     out_dir.mkdir(parents=True, exist_ok=True)

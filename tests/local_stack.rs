@@ -719,7 +719,7 @@ async fn postgres_connects_and_md5_logins_work() -> TestResult {
 #[tokio::test]
 #[ignore = "run in a child process by endpoint_overrides_come_from_the_environment"]
 async fn child_creates_queue_through_env_configured_client() -> TestResult {
-    let config = ferrolake_shared::aws::load_config().await;
+    let config = ferrolake_shared::aws::load_config().await?;
     let sqs = aws_sdk_sqs::Client::new(&config);
     let name = std::env::var("FERROLAKE_CHILD_QUEUE")?;
     sqs.create_queue().queue_name(name).send().await?;

@@ -404,6 +404,7 @@ pub async fn assume_role(
 /// An SDK config for moto at `endpoint` signing as `keys` (a role's or the admin's).
 pub async fn config_for(endpoint: &str, region: &str, keys: &Keys) -> aws_config::SdkConfig {
     ferrolake_shared::aws::config_loader()
+        .expect("the shared TLS configuration")
         .endpoint_url(endpoint)
         .region(aws_config::Region::new(region.to_string()))
         .credentials_provider(keys.credentials())

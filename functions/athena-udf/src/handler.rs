@@ -290,7 +290,7 @@ pub async fn serve(
     registry: crate::udf::Registry,
 ) -> Result<(), lambda_runtime::Error> {
     ferrolake_shared::telemetry::init(function_name);
-    let sdk = ferrolake_shared::aws::load_config().await;
+    let sdk = ferrolake_shared::aws::load_config().await?;
     let secrets =
         ferrolake_shared::secrets::SecretsManager::new(aws_sdk_secretsmanager::Client::new(&sdk));
     let threads = threads_from(|k| std::env::var(k).ok())?;

@@ -96,12 +96,13 @@ impl HttpCatalog {
         auth: Auth,
         secrets: Option<SecretCache<SecretsManager>>,
         credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
-    ) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
+    ) -> Result<Self, ferrolake_shared::https::HttpsError> {
+        let client = ferrolake_shared::https::client_builder()?
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(3)))
             .pool_idle_timeout(Duration::from_secs(60))
-            .build()?;
+            .build()
+            .map_err(ferrolake_shared::https::HttpsError::Client)?;
         Ok(Self {
             client,
             url_template,

@@ -16,7 +16,7 @@ const FUNCTION: &str = "catalog-fetch";
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init(FUNCTION);
     let config = Config::from_env()?;
-    let sdk = ferrolake_shared::aws::load_config().await;
+    let sdk = ferrolake_shared::aws::load_config().await?;
     let secrets = matches!(config.auth, Auth::ApiKey { .. } | Auth::Bearer { .. }).then(|| {
         SecretCache::new(
             SecretsManager::new(aws_sdk_secretsmanager::Client::new(&sdk)),

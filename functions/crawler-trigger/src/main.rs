@@ -13,7 +13,7 @@ const FUNCTION: &str = "crawler-trigger";
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init(FUNCTION);
     let config = Config::from_env()?;
-    let sdk = ferrolake_shared::aws::load_config().await;
+    let sdk = ferrolake_shared::aws::load_config().await?;
     let trigger = CrawlerTrigger::new(GlueCatalog::new(aws_sdk_glue::Client::new(&sdk)), config);
     let trigger = &trigger;
     telemetry::run(

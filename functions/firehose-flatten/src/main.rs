@@ -12,7 +12,7 @@ const FUNCTION: &str = "firehose-flatten";
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init(FUNCTION);
     let config = Config::from_env()?;
-    let sdk = ferrolake_shared::aws::load_config().await;
+    let sdk = ferrolake_shared::aws::load_config().await?;
     let reingest = SdkStreams {
         firehose: aws_sdk_firehose::Client::new(&sdk),
         kinesis: aws_sdk_kinesis::Client::new(&sdk),

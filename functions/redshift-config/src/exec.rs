@@ -63,8 +63,8 @@ pub enum ExecError {
         redacted: String,
         message: String,
     },
-    #[error("TLS setup failed: {0}")]
-    Tls(String),
+    #[error("TLS setup failed")]
+    Tls(#[source] ferrolake_shared::https::HttpsError),
     #[error("Redshift Data API {action} failed ({code}): {message}")]
     DataApi {
         action: &'static str,
@@ -175,18 +175,13 @@ impl PgSession {
     }
 }
 
-/// rustls with the Mozilla roots (Redshift's certificates chain to Amazon's roots, which are
-/// among them); host names are verified.
+/// The shared TLS configuration ([`ferrolake_shared::https`]: Redshift's certificates chain
+/// to Amazon's roots, which are among the Mozilla roots); host names are verified.
 fn tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect, ExecError> {
-    let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
+    let config = ferrolake_shared::https::tls_config().map_err(ExecError::Tls)?;
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(
+        (*config).clone(),
     ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| ExecError::Tls(e.to_string()))?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
 impl Session for PgSession {

@@ -22,7 +22,7 @@ struct MissingTable;
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init(FUNCTION);
     let table = std::env::var("CONFIG_TABLE").map_err(|_| MissingTable)?;
-    let sdk = ferrolake_shared::aws::load_config().await;
+    let sdk = ferrolake_shared::aws::load_config().await?;
     let aws = Aws {
         redshift: aws_sdk_redshift::Client::new(&sdk),
         serverless: aws_sdk_redshiftserverless::Client::new(&sdk),

@@ -5,6 +5,7 @@
 //! - [`envelope`]: SNS-in-SQS and S3 event notification envelopes, parsed leniently.
 //! - [`retry`]: capped exponential backoff with full jitter, bounded by the Lambda deadline.
 //! - [`aws`]: SDK configuration from the environment (`AWS_ENDPOINT_URL[_<SERVICE>]`).
+//! - [`https`]: the one TLS configuration and trust store (SDK, catalog API, PostgreSQL).
 //! - [`heap`]: malloc kept warm between invocations (no trim-and-refault per batch).
 //! - `testing` (feature `test-support`): the local stack — moto server and a throwaway PostgreSQL.
 
@@ -13,6 +14,7 @@ pub mod batch;
 pub mod envelope;
 pub mod flatten;
 pub mod heap;
+pub mod https;
 pub mod retry;
 #[cfg(feature = "secrets")]
 pub mod secrets;

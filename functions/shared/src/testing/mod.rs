@@ -360,6 +360,7 @@ impl TestEnv {
             n
         );
         let config = crate::aws::config_loader()
+            .expect("the shared TLS configuration")
             .endpoint_url(&endpoint)
             .region(Region::new(TEST_REGION))
             .credentials_provider(Credentials::new(
