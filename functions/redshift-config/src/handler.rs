@@ -9,8 +9,8 @@
 //!
 //! [`rotation`]: crate::rotation
 
-use crate::config::{self, ConfigErrors, SslMode};
-use crate::connect::Connector;
+use crate::desired::{self, DesiredErrors, SslMode};
+use crate::executor::Connector;
 use crate::reconcile::{self, Mode, ReconcileError, Report};
 use crate::rotation::{RotationError, RotationEvent, Rotator, Targets};
 use crate::secrets::PasswordStore;
@@ -26,7 +26,7 @@ pub enum HandlerError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
-    Config(#[from] ConfigErrors),
+    Desired(#[from] DesiredErrors),
     #[error("target {target}: {source}")]
     Reconcile {
         target: String,
@@ -44,7 +44,7 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
         let error_type = match &err {
             HandlerError::UnknownEvent(_) => "UnknownEvent",
             HandlerError::Store(_) => "ConfigUnreadable",
-            HandlerError::Config(_) => "InvalidConfig",
+            HandlerError::Desired(_) => "InvalidConfig",
             HandlerError::Reconcile { .. } => "ReconcileFailed",
             HandlerError::Rotation(_) => "RotationFailed",
             HandlerError::Targets { .. } => "TargetsFailed",
@@ -74,9 +74,9 @@ pub struct RedshiftConfig<S, C, P> {
 }
 
 impl<S: ConfigSource, C: Connector, P: PasswordStore> Targets for RedshiftConfig<S, C, P> {
-    async fn config(&self, target: &str) -> Result<config::Config, String> {
+    async fn desired(&self, target: &str) -> Result<desired::DesiredState, String> {
         let items = self.source.items(target).await.map_err(|e| e.to_string())?;
-        config::from_items(target, &items).map_err(|e| e.to_string())
+        desired::from_items(target, &items).map_err(|e| e.to_string())
     }
 }
 
@@ -171,7 +171,7 @@ impl<S: ConfigSource, C: Connector, P: PasswordStore> RedshiftConfig<S, C, P> {
                 );
             }
         }
-        let config = config::from_items(target, &items)?;
+        let config = desired::from_items(target, &items)?;
         let report = reconcile::reconcile(&self.connector, &self.passwords, &config, mode)
             .await
             .map_err(|source| HandlerError::Reconcile {

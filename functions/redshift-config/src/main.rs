@@ -3,9 +3,11 @@
 
 use ferrolake_shared::telemetry;
 use lambda_runtime::LambdaEvent;
-use redshift_config::config::SslMode;
-use redshift_config::connect::{AnyConnector, Aws, DirectConnector};
-use redshift_config::data_api::DataApiConnector;
+use redshift_config::config::Config;
+use redshift_config::desired::SslMode;
+use redshift_config::executor::any::AnyConnector;
+use redshift_config::executor::data_api::DataApiConnector;
+use redshift_config::executor::direct::{Aws, DirectConnector};
 use redshift_config::handler::RedshiftConfig;
 use redshift_config::secrets::SecretsManagerStore;
 use redshift_config::store::DynamoConfig;
@@ -14,14 +16,10 @@ use std::time::Duration;
 
 const FUNCTION: &str = "redshift-config";
 
-#[derive(Debug, thiserror::Error)]
-#[error("CONFIG_TABLE is not set: the DynamoDB table holding the Redshift configuration")]
-struct MissingTable;
-
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init(FUNCTION);
-    let table = std::env::var("CONFIG_TABLE").map_err(|_| MissingTable)?;
+    let config = Config::from_env()?;
     let sdk = ferrolake_shared::aws::load_config().await;
     let aws = Aws {
         redshift: aws_sdk_redshift::Client::new(&sdk),
@@ -31,7 +29,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let function = RedshiftConfig {
         source: DynamoConfig {
             client: aws_sdk_dynamodb::Client::new(&sdk),
-            table,
+            table: config.table,
         },
         connector: AnyConnector {
             direct: DirectConnector {

@@ -1,9 +1,9 @@
 //! One target end to end: read state, make sure managed passwords exist, plan, apply in
 //! one transaction per database (retrying Redshift's transient conflicts), report.
 
-use crate::config::{Config, User};
-use crate::connect::{ConnectError, Connector};
-use crate::exec::{ExecError, Session};
+use crate::desired::{DesiredState, User};
+use crate::executor::{ConnectError, Connector};
+use crate::executor::{ExecError, Session};
 use crate::plan::{self, Passwords, Plan};
 use crate::secrets::{new_secret, PasswordStore, SecretStoreError};
 use crate::state::{self, DatabaseState};
@@ -67,7 +67,7 @@ const ATTEMPTS: u32 = 5;
 pub async fn reconcile<C: Connector, P: PasswordStore>(
     connector: &C,
     passwords: &P,
-    config: &Config,
+    config: &DesiredState,
     mode: Mode,
 ) -> Result<Report, ReconcileError> {
     let target = &config.target;
@@ -134,7 +134,7 @@ pub async fn reconcile<C: Connector, P: PasswordStore>(
 
 async fn managed_password<P: PasswordStore>(
     passwords: &P,
-    config: &Config,
+    config: &DesiredState,
     user: &User,
     mode: Mode,
     created: &mut Vec<String>,
@@ -164,7 +164,7 @@ async fn managed_password<P: PasswordStore>(
 async fn apply_with_retry<S: Session>(
     session: &mut S,
     database: &str,
-    statements: &[crate::exec::Statement],
+    statements: &[crate::executor::Statement],
 ) -> Result<(), ReconcileError> {
     let mut attempt = 1;
     loop {

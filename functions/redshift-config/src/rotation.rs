@@ -5,9 +5,9 @@
 //! secret names its ferrolake target, else the single-user strategy (the user changes its
 //! own password, logging in with the current one).
 
-use crate::config::{Config, SslMode};
-use crate::connect::{ConnectError, Connector, Endpoint};
-use crate::exec::{ExecError, Session, Statement};
+use crate::desired::{DesiredState, SslMode};
+use crate::executor::{ConnectError, Connector, Endpoint};
+use crate::executor::{ExecError, Session, Statement};
 use crate::ident::{md5_password, Ident, NameError};
 use crate::secrets::{RedshiftSecret, SecretStoreError};
 use aws_sdk_secretsmanager::Client;
@@ -100,7 +100,7 @@ pub enum RotationError {
 /// How setSecret reaches the admin for a secret that names a ferrolake target.
 #[allow(async_fn_in_trait)]
 pub trait Targets {
-    async fn config(&self, target: &str) -> Result<Config, String>;
+    async fn desired(&self, target: &str) -> Result<DesiredState, String>;
 }
 
 pub struct Rotator<'a, C, T> {
@@ -226,7 +226,7 @@ impl<C: Connector, T: Targets> Rotator<'_, C, T> {
         let (sslmode, target) =
             match &pending.ferrolake_target {
                 Some(name) => {
-                    let config = self.targets.config(name).await.map_err(|reason| {
+                    let config = self.targets.desired(name).await.map_err(|reason| {
                         RotationError::Target {
                             secret: secret.into(),
                             target: name.clone(),
@@ -300,7 +300,7 @@ impl<C: Connector, T: Targets> Rotator<'_, C, T> {
         let sslmode = match &pending.ferrolake_target {
             Some(name) => self
                 .targets
-                .config(name)
+                .desired(name)
                 .await
                 .map(|c| c.target.sslmode)
                 .unwrap_or(self.default_sslmode),

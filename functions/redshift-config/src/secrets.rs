@@ -3,7 +3,7 @@
 //! `ferrolake_target` so rotation knows how to reach the cluster as admin. Values are never
 //! logged or put in errors.
 
-use crate::config::{Credentials, Target};
+use crate::desired::{Credentials, Target};
 use aws_sdk_secretsmanager::Client;
 use ferrolake_shared::aws::error_code;
 use serde::{Deserialize, Serialize};

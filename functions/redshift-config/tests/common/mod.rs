@@ -20,10 +20,11 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
 use ferrolake_shared::testing::{postgres, TestEnv};
-use redshift_config::config::SslMode;
-use redshift_config::config::{from_items, Config};
-use redshift_config::connect::{AnyConnector, Aws, DirectConnector};
-use redshift_config::data_api::DataApiConnector;
+use redshift_config::desired::SslMode;
+use redshift_config::desired::{from_items, DesiredState};
+use redshift_config::executor::any::AnyConnector;
+use redshift_config::executor::data_api::DataApiConnector;
+use redshift_config::executor::direct::{Aws, DirectConnector};
 use redshift_config::handler::RedshiftConfig;
 use redshift_config::reconcile::{reconcile, Mode, Report};
 use redshift_config::secrets::{RedshiftSecret, SecretsManagerStore};
@@ -166,7 +167,7 @@ impl Fixture {
         Ok(())
     }
 
-    pub async fn config(&self) -> Result<Config, Box<dyn std::error::Error>> {
+    pub async fn config(&self) -> Result<DesiredState, Box<dyn std::error::Error>> {
         let source = DynamoConfig {
             client: aws_sdk_dynamodb::Client::new(self.env.sdk_config()),
             table: self.table.clone(),
