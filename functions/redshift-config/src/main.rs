@@ -1,6 +1,7 @@
 //! `redshift-config` Lambda entry point: telemetry, clients built once, the runtime loop.
 #![recursion_limit = "256"]
 
+use ferrolake_shared::secrets::SecretsManager;
 use ferrolake_shared::telemetry;
 use lambda_runtime::LambdaEvent;
 use redshift_config::config::Config;
@@ -9,7 +10,6 @@ use redshift_config::executor::any::AnyConnector;
 use redshift_config::executor::data_api::DataApiConnector;
 use redshift_config::executor::direct::{Aws, DirectConnector};
 use redshift_config::handler::RedshiftConfig;
-use redshift_config::secrets::SecretsManagerStore;
 use redshift_config::store::DynamoConfig;
 use serde_json::Value;
 use std::time::Duration;
@@ -24,7 +24,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let aws = Aws {
         redshift: aws_sdk_redshift::Client::new(&sdk),
         serverless: aws_sdk_redshiftserverless::Client::new(&sdk),
-        secrets: aws_sdk_secretsmanager::Client::new(&sdk),
+        secrets: SecretsManager::new(aws_sdk_secretsmanager::Client::new(&sdk)),
     };
     let function = RedshiftConfig {
         source: DynamoConfig {
@@ -40,9 +40,6 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 client: aws_sdk_redshiftdata::Client::new(&sdk),
                 timeout: Duration::from_secs(120),
             },
-        },
-        passwords: SecretsManagerStore {
-            client: aws.secrets.clone(),
         },
         secrets: aws.secrets.clone(),
         default_sslmode: SslMode::VerifyFull,

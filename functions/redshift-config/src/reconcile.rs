@@ -5,8 +5,9 @@ use crate::desired::{DesiredState, User};
 use crate::executor::{ConnectError, Connector};
 use crate::executor::{ExecError, Session};
 use crate::plan::{self, Passwords, Plan};
-use crate::secrets::{new_secret, PasswordStore, SecretStoreError};
+use crate::secrets::{self, new_secret, SecretStoreError};
 use crate::state::{self, DatabaseState};
+use ferrolake_shared::secrets::SecretStore;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -64,7 +65,7 @@ pub struct Report {
 
 const ATTEMPTS: u32 = 5;
 
-pub async fn reconcile<C: Connector, P: PasswordStore>(
+pub async fn reconcile<C: Connector, P: SecretStore>(
     connector: &C,
     passwords: &P,
     config: &DesiredState,
@@ -132,7 +133,7 @@ pub async fn reconcile<C: Connector, P: PasswordStore>(
     })
 }
 
-async fn managed_password<P: PasswordStore>(
+async fn managed_password<P: SecretStore>(
     passwords: &P,
     config: &DesiredState,
     user: &User,
@@ -146,16 +147,19 @@ async fn managed_password<P: PasswordStore>(
         user: user.name.as_str().to_string(),
         source,
     };
-    if let Some(existing) = passwords.current(secret).await.map_err(error)? {
+    if let Some(existing) = secrets::current(passwords, secret).await.map_err(error)? {
         return Ok(Some(existing.password));
     }
     if mode == Mode::Plan {
         return Ok(None);
     }
-    let value = passwords
-        .create(secret, new_secret(&config.target, user.name.as_str()))
-        .await
-        .map_err(error)?;
+    let value = secrets::create(
+        passwords,
+        secret,
+        new_secret(&config.target, user.name.as_str()),
+    )
+    .await
+    .map_err(error)?;
     tracing::info!(user = %user.name.as_str(), secret = %secret, "created the managed password secret");
     created.push(secret.clone());
     Ok(Some(value.password))

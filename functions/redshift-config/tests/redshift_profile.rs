@@ -25,7 +25,7 @@ async fn run<S, C, P>(
 where
     S: redshift_config::store::ConfigSource,
     C: redshift_config::executor::Connector,
-    P: redshift_config::secrets::PasswordStore,
+    P: ferrolake_shared::secrets::SecretStore,
 {
     let report = function
         .handle(json!({"target": target, "mode": mode}))
@@ -42,7 +42,7 @@ async fn rotate<S, C, P>(
 where
     S: redshift_config::store::ConfigSource,
     C: redshift_config::executor::Connector,
-    P: redshift_config::secrets::PasswordStore,
+    P: ferrolake_shared::secrets::SecretStore,
 {
     for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
         function

@@ -8,6 +8,7 @@ use super::{ConnectError, Connector, Endpoint, ExecError, Session, Statement};
 use crate::desired::{Credentials, SslMode, Target};
 use crate::secrets::RedshiftSecret;
 use ferrolake_shared::aws::error_code;
+use ferrolake_shared::secrets::{SecretError, SecretStore, SecretsManager};
 use std::time::Duration;
 
 /// Shortest allowed: credentials are used at once, and Lambda runs ≤ 15 minutes.
@@ -162,7 +163,8 @@ impl Session for PgSession {
 pub struct Aws {
     pub redshift: aws_sdk_redshift::Client,
     pub serverless: aws_sdk_redshiftserverless::Client,
-    pub secrets: aws_sdk_secretsmanager::Client,
+    /// The shared secret seam's adapter (admin logins from a secret).
+    pub secrets: SecretsManager,
 }
 
 pub struct DirectConnector {
@@ -239,20 +241,24 @@ impl DirectConnector {
             }
             Credentials::Secret { secret_arn } => {
                 let api = "GetSecretValue";
-                let out = self
+                let json = match self
                     .aws
                     .secrets
-                    .get_secret_value()
-                    .secret_id(secret_arn)
-                    .version_stage("AWSCURRENT")
-                    .send()
+                    .get_version(secret_arn, None, "AWSCURRENT")
                     .await
-                    .map_err(|e| {
-                        let code = error_code(&e).map(str::to_string);
-                        failed(api, code.as_deref(), Box::new(e))
-                    })?;
-                let secret =
-                    RedshiftSecret::parse(secret_arn, out.secret_string().unwrap_or_default())?;
+                {
+                    Ok(json) => json,
+                    // A binary secret is not a Redshift secret (parsed as empty text).
+                    Err(SecretError::NotAString { .. }) => String::new(),
+                    Err(SecretError::Call { code, source, .. }) => {
+                        return Err(failed(api, Some(&code), source))
+                    }
+                    Err(other) => {
+                        let code = other.code().map(str::to_string);
+                        return Err(failed(api, code.as_deref(), Box::new(other)));
+                    }
+                };
+                let secret = RedshiftSecret::parse(secret_arn, &json)?;
                 Ok((secret.username, secret.password))
             }
         }
