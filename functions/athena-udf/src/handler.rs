@@ -277,7 +277,7 @@ pub async fn serve(
         ferrolake_shared::secrets::SecretsManager::new(aws_sdk_secretsmanager::Client::new(&sdk));
     let function = AthenaUdf::new(registry, secrets).with_threads(config.threads);
     let function = &function;
-    ferrolake_shared::telemetry::run_fallible(
+    ferrolake_shared::telemetry::run_runtime_fallible(
         function_name,
         |event: lambda_runtime::LambdaEvent<Box<serde_json::value::RawValue>>, metrics| async move {
             function.handle(&event.payload, &metrics).await

@@ -106,7 +106,7 @@ fn benches(c: &mut Criterion) {
 criterion_group!(group, benches);
 
 fn main() {
-    // The malloc settings every function's runtime loop applies (`telemetry::run`).
+    // The malloc settings every function's runtime loop applies (`telemetry::run_runtime`).
     ferrolake_shared::heap::keep_between_invocations();
     group();
     criterion::Criterion::default()

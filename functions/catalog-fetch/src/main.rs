@@ -24,7 +24,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     };
     let function = CatalogFetch::new(catalog, streams, config);
     let function = &function;
-    telemetry::run(
+    telemetry::run_runtime(
         FUNCTION,
         |event: LambdaEvent<aws_lambda_events::sqs::SqsEvent>, metrics| async move {
             function

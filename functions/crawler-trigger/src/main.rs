@@ -16,7 +16,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = ferrolake_shared::aws::load_config().await;
     let trigger = CrawlerTrigger::new(GlueSdk::new(aws_sdk_glue::Client::new(&sdk)), config);
     let trigger = &trigger;
-    telemetry::run(
+    telemetry::run_runtime(
         FUNCTION,
         |event: LambdaEvent<aws_lambda_events::sqs::SqsEvent>, metrics| async move {
             trigger

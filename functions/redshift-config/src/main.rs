@@ -45,7 +45,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         default_sslmode: SslMode::VerifyFull,
     };
     let function = &function;
-    telemetry::run_fallible(FUNCTION, |event: LambdaEvent<Value>, _metrics| async move {
+    telemetry::run_runtime_fallible(FUNCTION, |event: LambdaEvent<Value>, _metrics| async move {
         function.handle(event.payload).await
     })
     .await
