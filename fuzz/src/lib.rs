@@ -111,7 +111,7 @@ pub fn redshift_config(data: &[u8]) {
     let Ok(serde_json::Value::Array(items)) = serde_json::from_slice(data) else {
         return;
     };
-    if let Ok(config) = redshift_config::config::from_items("fuzz", &items) {
+    if let Ok(config) = redshift_config::desired::from_items("fuzz", &items) {
         // Whatever validation lets through must be safe to quote into SQL.
         let _ = format!("{config:?}");
     }

@@ -11,5 +11,6 @@
 async fn main() -> Result<(), lambda_runtime::Error> {
     let mut registry = athena_udf::library::registry();
     athena_udf::fixtures::register_echo(&mut registry);
-    athena_udf::handler::serve("athena-udf-echo", registry).await
+    let config = athena_udf::config::Config::from_env()?;
+    athena_udf::handler::serve("athena-udf-echo", registry, config).await
 }

@@ -177,7 +177,7 @@ pub fn type_matrix() -> Vec<(&'static str, ArrayRef)> {
         (
             "date",
             Arc::new(Date32Array::from(vec![
-                Some(crate::udf::types::days_from_date(date(2026, 11, 22))),
+                Some(crate::udf::convert::days_from_date(date(2026, 11, 22))),
                 None,
                 Some(-1),
             ])),

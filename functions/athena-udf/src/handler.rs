@@ -258,45 +258,26 @@ impl<S: SecretSource> AthenaUdf<S> {
     }
 }
 
-/// Why `UDF_THREADS` was refused.
-#[derive(Debug, thiserror::Error)]
-#[error("UDF_THREADS={value:?} is not a whole number from 1 to 64")]
-pub struct ThreadsError {
-    pub value: String,
-}
-
-/// Threads per UDF call: `UDF_THREADS`, else every CPU the function has (Lambda gives up to
-/// 6 vCPUs, in proportion to memory).
-pub fn threads_from(lookup: impl Fn(&str) -> Option<String>) -> Result<usize, ThreadsError> {
-    match lookup("UDF_THREADS") {
-        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
-        Some(value) => match value.trim().parse::<usize>() {
-            Ok(n @ 1..=64) => Ok(n),
-            _ => Err(ThreadsError { value }),
-        },
-    }
-}
-
 fn to_json<T: serde::Serialize>(value: &T) -> String {
     // Our response types are plain structs of strings and numbers.
     serde_json::to_string(value).unwrap_or_else(|e| unreachable!("response serialization: {e}"))
 }
 
-/// The Lambda process around a registry: telemetry, the Secrets Manager client and the
-/// thread count (built once), then the runtime loop. `main` serves the library's registry;
-/// test binaries serve it with extra UDFs through the same path.
+/// The Lambda process around a registry: telemetry and the Secrets Manager client (built
+/// once), then the runtime loop. `main` serves the library's registry with the settings it
+/// read; test binaries serve it with extra UDFs through the same path.
 pub async fn serve(
     function_name: &'static str,
     registry: crate::udf::Registry,
+    config: crate::config::Config,
 ) -> Result<(), lambda_runtime::Error> {
     ferrolake_shared::telemetry::init(function_name);
     let sdk = ferrolake_shared::aws::load_config().await?;
     let secrets =
         ferrolake_shared::secrets::SecretsManager::new(aws_sdk_secretsmanager::Client::new(&sdk));
-    let threads = threads_from(|k| std::env::var(k).ok())?;
-    let function = AthenaUdf::new(registry, secrets).with_threads(threads);
+    let function = AthenaUdf::new(registry, secrets).with_threads(config.threads);
     let function = &function;
-    ferrolake_shared::telemetry::run_fallible(
+    ferrolake_shared::telemetry::run_runtime_fallible(
         function_name,
         |event: lambda_runtime::LambdaEvent<Box<serde_json::value::RawValue>>, metrics| async move {
             function.handle(&event.payload, &metrics).await

@@ -5,7 +5,7 @@
 //! what is measured is how the fetches overlap.
 
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
-use catalog_fetch::catalog::{Auth, HttpCatalog};
+use catalog_fetch::catalog_api::{Authenticator, HttpCatalog};
 use catalog_fetch::config::Config;
 use catalog_fetch::handler::CatalogFetch;
 use criterion::{criterion_group, BenchmarkId, Criterion};
@@ -44,9 +44,7 @@ fn function(url: &str, concurrency: &str) -> CatalogFetch<HttpCatalog, AcceptAll
     let catalog = HttpCatalog::new(
         config.url_template.clone(),
         Duration::from_secs(5),
-        Auth::None,
-        None,
-        None,
+        Authenticator::None,
     )
     .expect("client");
     CatalogFetch::new(catalog, AcceptAll, config)
@@ -108,7 +106,7 @@ fn benches(c: &mut Criterion) {
 criterion_group!(group, benches);
 
 fn main() {
-    // The malloc settings every function's runtime loop applies (`telemetry::run`).
+    // The malloc settings every function's runtime loop applies (`telemetry::run_runtime`).
     ferrolake_shared::heap::keep_between_invocations();
     group();
     criterion::Criterion::default()

@@ -1,6 +1,6 @@
 //! Settings from the environment (documented with defaults in the README).
 
-use crate::catalog::Auth;
+use crate::catalog_api::Auth;
 use crate::filter::{FieldSpec, FieldSpecError};
 use crate::notification::NotificationFields;
 use ferrolake_shared::batch::{BatchConfig, ConfigError as BatchConfigError};

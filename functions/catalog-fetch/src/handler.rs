@@ -2,7 +2,7 @@
 //! bounded) → one Kinesis record per item → partial batch response. A message is
 //! acknowledged only once its item's record is in the stream.
 
-use crate::catalog::{CatalogApi, FetchError, Fetched};
+use crate::catalog_api::{CatalogApi, FetchError, Fetched};
 use crate::config::Config;
 use crate::filter::{filter, record, Envelope};
 use crate::notification::{now_rfc3339, parse, Notification, Parsed};

@@ -2,10 +2,9 @@
 //! connections and cached secrets are reused across invocations), runtime loop.
 #![recursion_limit = "256"]
 
-use catalog_fetch::catalog::{Auth, HttpCatalog};
+use catalog_fetch::catalog_api::{Authenticator, HttpCatalog};
 use catalog_fetch::{config::Config, handler::CatalogFetch};
 use ferrolake_shared::batch::SqsBatchFunction;
-use ferrolake_shared::secrets::{SecretCache, SecretsManager};
 use ferrolake_shared::streams::SdkStreams;
 use ferrolake_shared::telemetry;
 use lambda_runtime::LambdaEvent;
@@ -17,27 +16,15 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init(FUNCTION);
     let config = Config::from_env()?;
     let sdk = ferrolake_shared::aws::load_config().await?;
-    let secrets = matches!(config.auth, Auth::ApiKey { .. } | Auth::Bearer { .. }).then(|| {
-        SecretCache::new(
-            SecretsManager::new(aws_sdk_secretsmanager::Client::new(&sdk)),
-            config.secret_ttl,
-        )
-    });
-    let credentials = sdk.credentials_provider();
-    let catalog = HttpCatalog::new(
-        config.url_template.clone(),
-        config.timeout,
-        config.auth.clone(),
-        secrets,
-        credentials,
-    )?;
+    let auth = Authenticator::new(&config.auth, config.secret_ttl, &sdk)?;
+    let catalog = HttpCatalog::new(config.url_template.clone(), config.timeout, auth)?;
     let streams = SdkStreams {
         firehose: aws_sdk_firehose::Client::new(&sdk),
         kinesis: aws_sdk_kinesis::Client::new(&sdk),
     };
     let function = CatalogFetch::new(catalog, streams, config);
     let function = &function;
-    telemetry::run(
+    telemetry::run_runtime(
         FUNCTION,
         |event: LambdaEvent<aws_lambda_events::sqs::SqsEvent>, metrics| async move {
             function

@@ -266,14 +266,8 @@ async fn bearer_token_from_secrets_manager_and_sigv4_signing() -> TestResult {
         &stub.url(),
         &[("CATALOG_AUTH", "bearer"), ("CATALOG_SECRET_ID", &secret)],
     );
-    let secrets = SecretCache::new(SecretsManager::new(sm.clone()), config.secret_ttl);
-    let catalog = HttpCatalog::new(
-        config.url_template.clone(),
-        config.timeout,
-        config.auth.clone(),
-        Some(secrets),
-        None,
-    )?;
+    let auth = Authenticator::new(&config.auth, config.secret_ttl, p.env.sdk_config())?;
+    let catalog = HttpCatalog::new(config.url_template.clone(), config.timeout, auth)?;
     let streams = SdkStreams {
         firehose: aws_sdk_firehose::Client::new(p.env.sdk_config()),
         kinesis: aws_sdk_kinesis::Client::new(p.env.sdk_config()),
@@ -296,13 +290,8 @@ async fn bearer_token_from_secrets_manager_and_sigv4_signing() -> TestResult {
             ("CATALOG_SIGV4_REGION", "eu-north-1"),
         ],
     );
-    let catalog = HttpCatalog::new(
-        config.url_template.clone(),
-        config.timeout,
-        config.auth.clone(),
-        None,
-        p.env.sdk_config().credentials_provider(),
-    )?;
+    let auth = Authenticator::new(&config.auth, config.secret_ttl, p.env.sdk_config())?;
+    let catalog = HttpCatalog::new(config.url_template.clone(), config.timeout, auth)?;
     let streams = SdkStreams {
         firehose: aws_sdk_firehose::Client::new(p.env.sdk_config()),
         kinesis: aws_sdk_kinesis::Client::new(p.env.sdk_config()),

@@ -2,10 +2,8 @@
 //! partition registration for fast-path tables. Every message ends processed, reported
 //! for retry, or poison (dead-lettered by default), never silently dropped.
 
-use crate::catalog::{
-    Catalog, CatalogError, CrawlerState, PartitionOutcome, MAX_PARTITIONS_PER_CALL,
-};
 use crate::config::{Config, RunningPolicy};
+use crate::glue::{CrawlerState, Glue, GlueError, PartitionOutcome, MAX_PARTITIONS_PER_CALL};
 use crate::routing::{partition_of, Partition, TableRef};
 use aws_lambda_events::sqs::SqsEvent;
 use ferrolake_shared::batch::{
@@ -64,15 +62,15 @@ impl Plan {
 }
 
 pub struct CrawlerTrigger<C> {
-    catalog: C,
+    glue: C,
     config: Config,
     backoff: Backoff,
 }
 
-impl<C: Catalog> CrawlerTrigger<C> {
-    pub fn new(catalog: C, config: Config) -> Self {
+impl<C: Glue> CrawlerTrigger<C> {
+    pub fn new(glue: C, config: Config) -> Self {
         Self {
-            catalog,
+            glue,
             config,
             backoff: Backoff::default(),
         }
@@ -83,8 +81,8 @@ impl<C: Catalog> CrawlerTrigger<C> {
         self
     }
 
-    pub fn catalog(&self) -> &C {
-        &self.catalog
+    pub fn glue(&self) -> &C {
+        &self.glue
     }
 
     /// Parse and route every message (pure; a panic fails only its message).
@@ -181,14 +179,14 @@ impl<C: Catalog> CrawlerTrigger<C> {
         deadline: &Deadline,
         metrics: &Metrics,
     ) {
-        let layout = retry(&self.backoff, deadline, CatalogError::is_transient, |_| {
-            self.catalog.table_layout(table)
+        let layout = retry(&self.backoff, deadline, GlueError::is_transient, |_| {
+            self.glue.table_layout(table)
         })
         .await;
         let layout = match layout {
             Ok(layout) => layout,
             Err(failure) => {
-                let not_found = matches!(failure.error, CatalogError::NotFound { .. });
+                let not_found = matches!(failure.error, GlueError::NotFound { .. });
                 let reason = format!("{failure}");
                 for o in objects {
                     match (&o.fallback_crawler, not_found) {
@@ -223,8 +221,8 @@ impl<C: Catalog> CrawlerTrigger<C> {
         let partitions: Vec<(Partition, Vec<usize>)> = partitions.into_iter().collect();
         for chunk in partitions.chunks(MAX_PARTITIONS_PER_CALL) {
             let specs: Vec<Partition> = chunk.iter().map(|(p, _)| p.clone()).collect();
-            let created = retry(&self.backoff, deadline, CatalogError::is_transient, |_| {
-                self.catalog.create_partitions(table, &layout, &specs)
+            let created = retry(&self.backoff, deadline, GlueError::is_transient, |_| {
+                self.glue.create_partitions(table, &layout, &specs)
             })
             .await;
             match created {
@@ -253,7 +251,7 @@ impl<C: Catalog> CrawlerTrigger<C> {
                 }
                 Err(failure) => {
                     let verdict = match failure.error {
-                        CatalogError::NotFound { .. } => Verdict::Poison(format!("{failure}")),
+                        GlueError::NotFound { .. } => Verdict::Poison(format!("{failure}")),
                         _ => Verdict::Retry(format!("{failure}")),
                     };
                     for (_, messages) in chunk {
@@ -300,8 +298,8 @@ impl<C: Catalog> CrawlerTrigger<C> {
         metrics: &Metrics,
     ) -> Verdict {
         if !self.config.min_crawl_interval.is_zero() {
-            let status = retry(&self.backoff, deadline, CatalogError::is_transient, |_| {
-                self.catalog.crawler_status(crawler)
+            let status = retry(&self.backoff, deadline, GlueError::is_transient, |_| {
+                self.glue.crawler_status(crawler)
             })
             .await;
             match status {
@@ -335,8 +333,8 @@ impl<C: Catalog> CrawlerTrigger<C> {
                 }
             }
         }
-        match retry(&self.backoff, deadline, CatalogError::is_transient, |_| {
-            self.catalog.start_crawler(crawler)
+        match retry(&self.backoff, deadline, GlueError::is_transient, |_| {
+            self.glue.start_crawler(crawler)
         })
         .await
         {
@@ -374,13 +372,13 @@ impl<C: Catalog> CrawlerTrigger<C> {
     fn start_failed(
         &self,
         crawler: &str,
-        error: CatalogError,
+        error: GlueError,
         attempts: u32,
         metrics: &Metrics,
     ) -> Verdict {
         match error {
-            CatalogError::CrawlerRunning { .. } => self.already_running(crawler, metrics),
-            CatalogError::NotFound { .. } => {
+            GlueError::CrawlerRunning { .. } => self.already_running(crawler, metrics),
+            GlueError::NotFound { .. } => {
                 tracing::error!(
                     crawler,
                     "crawler does not exist (EntityNotFoundException): check CRAWLER_ROUTES"
@@ -400,7 +398,7 @@ impl<C: Catalog> CrawlerTrigger<C> {
     }
 }
 
-impl<C: Catalog> SqsBatchFunction for CrawlerTrigger<C> {
+impl<C: Glue> SqsBatchFunction for CrawlerTrigger<C> {
     fn deadline_reserve(&self) -> std::time::Duration {
         self.config.deadline_reserve
     }

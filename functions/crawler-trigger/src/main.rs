@@ -2,7 +2,7 @@
 // The runtime + SDK futures nest deeper than the default query depth allows.
 #![recursion_limit = "256"]
 
-use crawler_trigger::{catalog::GlueCatalog, config::Config, handler::CrawlerTrigger};
+use crawler_trigger::{config::Config, glue::GlueSdk, handler::CrawlerTrigger};
 use ferrolake_shared::batch::SqsBatchFunction;
 use ferrolake_shared::telemetry;
 use lambda_runtime::LambdaEvent;
@@ -14,9 +14,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init(FUNCTION);
     let config = Config::from_env()?;
     let sdk = ferrolake_shared::aws::load_config().await?;
-    let trigger = CrawlerTrigger::new(GlueCatalog::new(aws_sdk_glue::Client::new(&sdk)), config);
+    let trigger = CrawlerTrigger::new(GlueSdk::new(aws_sdk_glue::Client::new(&sdk)), config);
     let trigger = &trigger;
-    telemetry::run(
+    telemetry::run_runtime(
         FUNCTION,
         |event: LambdaEvent<aws_lambda_events::sqs::SqsEvent>, metrics| async move {
             trigger

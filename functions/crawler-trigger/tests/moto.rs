@@ -8,8 +8,8 @@ use aws_sdk_glue::types::{
 };
 use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration, TopicConfiguration};
 use aws_sdk_sqs::types::QueueAttributeName;
-use crawler_trigger::catalog::GlueCatalog;
 use crawler_trigger::config::Config;
+use crawler_trigger::glue::GlueSdk;
 use crawler_trigger::handler::{metric, CrawlerTrigger};
 use ferrolake_shared::batch::SqsBatchFunction;
 use ferrolake_shared::retry::{Backoff, Deadline};
@@ -165,7 +165,7 @@ impl Lake {
         &self,
         routes: serde_json::Value,
         extra: &[(&str, &str)],
-    ) -> CrawlerTrigger<GlueCatalog> {
+    ) -> CrawlerTrigger<GlueSdk> {
         let routes = routes.to_string();
         let extra: Vec<(String, String)> = extra
             .iter()
@@ -186,13 +186,13 @@ impl Lake {
             cap: Duration::from_millis(50),
             max_attempts: 3,
         };
-        CrawlerTrigger::new(GlueCatalog::new(self.glue.clone()), config).with_backoff(backoff)
+        CrawlerTrigger::new(GlueSdk::new(self.glue.clone()), config).with_backoff(backoff)
     }
 
     /// One event-source-mapping round: poll up to `want` messages, invoke, delete successes.
     async fn invoke(
         &self,
-        trigger: &CrawlerTrigger<GlueCatalog>,
+        trigger: &CrawlerTrigger<GlueSdk>,
         want: usize,
     ) -> Result<Round, Box<dyn std::error::Error>> {
         let event = self.source.poll(want, Duration::from_secs(10)).await?;

@@ -139,7 +139,7 @@ fn export(dir: &std::path::Path) {
 }
 
 fn main() {
-    // The malloc settings every function's runtime loop applies (`telemetry::run`).
+    // The malloc settings every function's runtime loop applies (`telemetry::run_runtime`).
     ferrolake_shared::heap::keep_between_invocations();
     if let Some(dir) = std::env::var_os("BENCH_EXPORT") {
         return export(std::path::Path::new(&dir));

@@ -19,7 +19,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     };
     let function = FirehoseFlatten::new(config, reingest);
     let function = &function;
-    telemetry::run(
+    telemetry::run_runtime(
         FUNCTION,
         |event: LambdaEvent<FirehoseEvent>, metrics| async move {
             function

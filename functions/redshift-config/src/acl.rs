@@ -3,7 +3,7 @@
 //! quoted with `""` escapes. Letters differ per dialect: `D` is DROP on Redshift and
 //! TRUNCATE on PostgreSQL (not managed).
 
-use crate::config::{Dialect, Privilege, Privileges};
+use crate::desired::{Dialect, Privilege, Privileges};
 use std::collections::BTreeMap;
 
 /// A grantee as the catalog names it; mapped to config kinds by the planner.

@@ -9,12 +9,12 @@
 //!
 //! [`rotation`]: crate::rotation
 
-use crate::config::{self, ConfigErrors, SslMode};
-use crate::connect::Connector;
+use crate::desired::{self, DesiredErrors, SslMode};
+use crate::executor::Connector;
 use crate::reconcile::{self, Mode, ReconcileError, Report};
 use crate::rotation::{RotationError, RotationEvent, Rotator, Targets};
-use crate::secrets::PasswordStore;
 use crate::store::{stream_image_to_json, ConfigSource, StoreError};
+use ferrolake_shared::secrets::SecretStore;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -26,7 +26,7 @@ pub enum HandlerError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
-    Config(#[from] ConfigErrors),
+    Desired(#[from] DesiredErrors),
     #[error("target {target}: {source}")]
     Reconcile {
         target: String,
@@ -44,7 +44,7 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
         let error_type = match &err {
             HandlerError::UnknownEvent(_) => "UnknownEvent",
             HandlerError::Store(_) => "ConfigUnreadable",
-            HandlerError::Config(_) => "InvalidConfig",
+            HandlerError::Desired(_) => "InvalidConfig",
             HandlerError::Reconcile { .. } => "ReconcileFailed",
             HandlerError::Rotation(_) => "RotationFailed",
             HandlerError::Targets { .. } => "TargetsFailed",
@@ -67,16 +67,16 @@ struct Direct {
 pub struct RedshiftConfig<S, C, P> {
     pub source: S,
     pub connector: C,
-    pub passwords: P,
-    pub secrets: aws_sdk_secretsmanager::Client,
+    /// Managed passwords and their rotation (the shared secret seam).
+    pub secrets: P,
     /// TLS for single-user rotations of secrets that name no ferrolake target.
     pub default_sslmode: SslMode,
 }
 
-impl<S: ConfigSource, C: Connector, P: PasswordStore> Targets for RedshiftConfig<S, C, P> {
-    async fn config(&self, target: &str) -> Result<config::Config, String> {
+impl<S: ConfigSource, C: Connector, P: SecretStore> Targets for RedshiftConfig<S, C, P> {
+    async fn desired(&self, target: &str) -> Result<desired::DesiredState, String> {
         let items = self.source.items(target).await.map_err(|e| e.to_string())?;
-        config::from_items(target, &items).map_err(|e| e.to_string())
+        desired::from_items(target, &items).map_err(|e| e.to_string())
     }
 }
 
@@ -104,7 +104,7 @@ pub fn classify(event: &Value) -> Trigger {
     }
 }
 
-impl<S: ConfigSource, C: Connector, P: PasswordStore> RedshiftConfig<S, C, P> {
+impl<S: ConfigSource, C: Connector, P: SecretStore> RedshiftConfig<S, C, P> {
     pub async fn handle(&self, event: Value) -> Result<Value, HandlerError> {
         match classify(&event) {
             Trigger::Rotation => self.rotation(event).await,
@@ -171,8 +171,8 @@ impl<S: ConfigSource, C: Connector, P: PasswordStore> RedshiftConfig<S, C, P> {
                 );
             }
         }
-        let config = config::from_items(target, &items)?;
-        let report = reconcile::reconcile(&self.connector, &self.passwords, &config, mode)
+        let config = desired::from_items(target, &items)?;
+        let report = reconcile::reconcile(&self.connector, &self.secrets, &config, mode)
             .await
             .map_err(|source| HandlerError::Reconcile {
                 target: target.into(),

@@ -1,37 +1,35 @@
 //! `redshift-config` Lambda entry point: telemetry, clients built once, the runtime loop.
 #![recursion_limit = "256"]
 
+use ferrolake_shared::secrets::SecretsManager;
 use ferrolake_shared::telemetry;
 use lambda_runtime::LambdaEvent;
-use redshift_config::config::SslMode;
-use redshift_config::connect::{AnyConnector, Aws, DirectConnector};
-use redshift_config::data_api::DataApiConnector;
+use redshift_config::config::Config;
+use redshift_config::desired::SslMode;
+use redshift_config::executor::any::AnyConnector;
+use redshift_config::executor::data_api::DataApiConnector;
+use redshift_config::executor::direct::{Aws, DirectConnector};
 use redshift_config::handler::RedshiftConfig;
-use redshift_config::secrets::SecretsManagerStore;
 use redshift_config::store::DynamoConfig;
 use serde_json::Value;
 use std::time::Duration;
 
 const FUNCTION: &str = "redshift-config";
 
-#[derive(Debug, thiserror::Error)]
-#[error("CONFIG_TABLE is not set: the DynamoDB table holding the Redshift configuration")]
-struct MissingTable;
-
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init(FUNCTION);
-    let table = std::env::var("CONFIG_TABLE").map_err(|_| MissingTable)?;
+    let config = Config::from_env()?;
     let sdk = ferrolake_shared::aws::load_config().await?;
     let aws = Aws {
         redshift: aws_sdk_redshift::Client::new(&sdk),
         serverless: aws_sdk_redshiftserverless::Client::new(&sdk),
-        secrets: aws_sdk_secretsmanager::Client::new(&sdk),
+        secrets: SecretsManager::new(aws_sdk_secretsmanager::Client::new(&sdk)),
     };
     let function = RedshiftConfig {
         source: DynamoConfig {
             client: aws_sdk_dynamodb::Client::new(&sdk),
-            table,
+            table: config.table,
         },
         connector: AnyConnector {
             direct: DirectConnector {
@@ -43,14 +41,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 timeout: Duration::from_secs(120),
             },
         },
-        passwords: SecretsManagerStore {
-            client: aws.secrets.clone(),
-        },
         secrets: aws.secrets.clone(),
         default_sslmode: SslMode::VerifyFull,
     };
     let function = &function;
-    telemetry::run_fallible(FUNCTION, |event: LambdaEvent<Value>, _metrics| async move {
+    telemetry::run_runtime_fallible(FUNCTION, |event: LambdaEvent<Value>, _metrics| async move {
         function.handle(event.payload).await
     })
     .await

@@ -6,8 +6,10 @@
 //! on managed objects are revoked; object owners are never touched as grantees.
 
 use crate::acl::{Acl, AclGrantee};
-use crate::config::{Config, Dialect, Grantee, ObjectKind, OnRemove, Privilege, Privileges, User};
-use crate::exec::Statement;
+use crate::desired::{
+    DesiredState, Dialect, Grantee, ObjectKind, OnRemove, Privilege, Privileges, User,
+};
+use crate::executor::Statement;
 use crate::ident::{md5_password, Ident};
 use crate::state::{ClusterState, DatabaseState};
 use std::collections::{BTreeMap, BTreeSet};
@@ -47,7 +49,10 @@ impl Plan {
 pub type Passwords = BTreeMap<Ident, String>;
 
 /// Users that will need their password in this run: created, or re-enabled.
-pub fn users_needing_passwords<'a>(config: &'a Config, cluster: &ClusterState) -> Vec<&'a User> {
+pub fn users_needing_passwords<'a>(
+    config: &'a DesiredState,
+    cluster: &ClusterState,
+) -> Vec<&'a User> {
     config
         .users
         .values()
@@ -62,7 +67,7 @@ pub fn users_needing_passwords<'a>(config: &'a Config, cluster: &ClusterState) -
 }
 
 struct Render<'a> {
-    config: &'a Config,
+    config: &'a DesiredState,
     dialect: Dialect,
 }
 
@@ -174,7 +179,7 @@ impl Render<'_> {
 
 /// Plan one target. `databases` holds the state of every configured database.
 pub fn plan(
-    config: &Config,
+    config: &DesiredState,
     cluster: &ClusterState,
     databases: &BTreeMap<String, DatabaseState>,
     passwords: &Passwords,
@@ -389,7 +394,7 @@ pub fn plan(
 
 /// Users to add to and drop from a managed group or role.
 fn membership(
-    config: &Config,
+    config: &DesiredState,
     current: &BTreeMap<String, BTreeSet<String>>,
     principal: &Ident,
     of: impl Fn(&User) -> &BTreeSet<Ident>,

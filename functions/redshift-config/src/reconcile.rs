@@ -1,12 +1,13 @@
 //! One target end to end: read state, make sure managed passwords exist, plan, apply in
 //! one transaction per database (retrying Redshift's transient conflicts), report.
 
-use crate::config::{Config, User};
-use crate::connect::{ConnectError, Connector};
-use crate::exec::{ExecError, Session};
+use crate::desired::{DesiredState, User};
+use crate::executor::{ConnectError, Connector};
+use crate::executor::{ExecError, Session};
 use crate::plan::{self, Passwords, Plan};
-use crate::secrets::{new_secret, PasswordStore, SecretStoreError};
+use crate::secrets::{self, new_secret, SecretStoreError};
 use crate::state::{self, DatabaseState};
+use ferrolake_shared::secrets::SecretStore;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -64,10 +65,10 @@ pub struct Report {
 
 const ATTEMPTS: u32 = 5;
 
-pub async fn reconcile<C: Connector, P: PasswordStore>(
+pub async fn reconcile<C: Connector, P: SecretStore>(
     connector: &C,
     passwords: &P,
-    config: &Config,
+    config: &DesiredState,
     mode: Mode,
 ) -> Result<Report, ReconcileError> {
     let target = &config.target;
@@ -132,9 +133,9 @@ pub async fn reconcile<C: Connector, P: PasswordStore>(
     })
 }
 
-async fn managed_password<P: PasswordStore>(
+async fn managed_password<P: SecretStore>(
     passwords: &P,
-    config: &Config,
+    config: &DesiredState,
     user: &User,
     mode: Mode,
     created: &mut Vec<String>,
@@ -146,16 +147,19 @@ async fn managed_password<P: PasswordStore>(
         user: user.name.as_str().to_string(),
         source,
     };
-    if let Some(existing) = passwords.current(secret).await.map_err(error)? {
+    if let Some(existing) = secrets::current(passwords, secret).await.map_err(error)? {
         return Ok(Some(existing.password));
     }
     if mode == Mode::Plan {
         return Ok(None);
     }
-    let value = passwords
-        .create(secret, new_secret(&config.target, user.name.as_str()))
-        .await
-        .map_err(error)?;
+    let value = secrets::create(
+        passwords,
+        secret,
+        new_secret(&config.target, user.name.as_str()),
+    )
+    .await
+    .map_err(error)?;
     tracing::info!(user = %user.name.as_str(), secret = %secret, "created the managed password secret");
     created.push(secret.clone());
     Ok(Some(value.password))
@@ -164,7 +168,7 @@ async fn managed_password<P: PasswordStore>(
 async fn apply_with_retry<S: Session>(
     session: &mut S,
     database: &str,
-    statements: &[crate::exec::Statement],
+    statements: &[crate::executor::Statement],
 ) -> Result<(), ReconcileError> {
     let mut attempt = 1;
     loop {

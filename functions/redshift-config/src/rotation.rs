@@ -5,14 +5,13 @@
 //! secret names its ferrolake target, else the single-user strategy (the user changes its
 //! own password, logging in with the current one).
 
-use crate::config::{Config, SslMode};
-use crate::connect::{ConnectError, Connector, Endpoint};
-use crate::exec::{ExecError, Session, Statement};
+use crate::desired::{DesiredState, SslMode};
+use crate::executor::{ConnectError, Connector, Endpoint};
+use crate::executor::{ExecError, Session, Statement};
 use crate::ident::{md5_password, Ident, NameError};
-use crate::secrets::{RedshiftSecret, SecretStoreError};
-use aws_sdk_secretsmanager::Client;
+use crate::secrets::{self, RedshiftSecret, SecretStoreError};
+use ferrolake_shared::secrets::{SecretStore, SecretVersions};
 use serde::Deserialize;
-use std::collections::HashMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
@@ -100,39 +99,36 @@ pub enum RotationError {
 /// How setSecret reaches the admin for a secret that names a ferrolake target.
 #[allow(async_fn_in_trait)]
 pub trait Targets {
-    async fn config(&self, target: &str) -> Result<Config, String>;
+    async fn desired(&self, target: &str) -> Result<DesiredState, String>;
 }
 
-pub struct Rotator<'a, C, T> {
-    pub secrets: &'a Client,
+pub struct Rotator<'a, S, C, T> {
+    pub secrets: &'a S,
     pub connector: &'a C,
     pub targets: &'a T,
     /// TLS mode for secrets without a ferrolake target (single-user strategy).
     pub default_sslmode: SslMode,
 }
 
-impl<C: Connector, T: Targets> Rotator<'_, C, T> {
+impl<S: SecretStore, C: Connector, T: Targets> Rotator<'_, S, C, T> {
     pub async fn run(&self, event: &RotationEvent) -> Result<&'static str, RotationError> {
         let step = event.step()?;
         let secret = event.secret_id.as_str();
         // The guard of AWS's templates.
-        let described = self
+        let versions = self
             .secrets
-            .describe_secret()
-            .secret_id(secret)
-            .send()
+            .versions(secret)
             .await
-            .map_err(|e| SecretStoreError::call("DescribeSecret", secret, e))?;
+            .map_err(SecretStoreError::from)?;
         let guard = |reason: &str| RotationError::Guard {
             secret: secret.into(),
             reason: reason.into(),
         };
-        if described.rotation_enabled != Some(true) {
+        if !versions.rotation_enabled {
             return Err(guard("rotation is not enabled on the secret"));
         }
-        let versions: HashMap<String, Vec<String>> =
-            described.version_ids_to_stages.unwrap_or_default();
         let stages = versions
+            .stages
             .get(&event.token)
             .ok_or_else(|| guard("the ClientRequestToken is not a version of the secret"))?;
         if stages.iter().any(|s| s == "AWSCURRENT") {
@@ -155,7 +151,7 @@ impl<C: Connector, T: Targets> Rotator<'_, C, T> {
         version: Option<&str>,
         stage: &str,
     ) -> Result<Option<RedshiftSecret>, RotationError> {
-        Ok(crate::secrets::fetch(self.secrets, secret, version, stage).await?)
+        Ok(secrets::fetch(self.secrets, secret, version, stage).await?)
     }
 
     async fn current(&self, secret: &str) -> Result<RedshiftSecret, RotationError> {
@@ -187,19 +183,18 @@ impl<C: Connector, T: Targets> Rotator<'_, C, T> {
                 return Ok("pending version already created");
             }
         }
-        let password = crate::secrets::random_password(self.secrets).await?;
+        let password = secrets::random_password(self.secrets).await?;
         let mut next = current;
         next.password = password;
         self.secrets
-            .put_secret_value()
-            .secret_id(secret)
-            .client_request_token(&event.token)
-            .secret_string(next.to_json())
-            .version_stages("AWSPENDING")
-            .set_rotation_token(event.rotation_token.clone())
-            .send()
+            .put_pending(
+                secret,
+                &event.token,
+                &next.to_json(),
+                event.rotation_token.as_deref(),
+            )
             .await
-            .map_err(|e| SecretStoreError::call("PutSecretValue", secret, e))?;
+            .map_err(SecretStoreError::from)?;
         Ok("created the pending password")
     }
 
@@ -226,7 +221,7 @@ impl<C: Connector, T: Targets> Rotator<'_, C, T> {
         let (sslmode, target) =
             match &pending.ferrolake_target {
                 Some(name) => {
-                    let config = self.targets.config(name).await.map_err(|reason| {
+                    let config = self.targets.desired(name).await.map_err(|reason| {
                         RotationError::Target {
                             secret: secret.into(),
                             target: name.clone(),
@@ -300,7 +295,7 @@ impl<C: Connector, T: Targets> Rotator<'_, C, T> {
         let sslmode = match &pending.ferrolake_target {
             Some(name) => self
                 .targets
-                .config(name)
+                .desired(name)
                 .await
                 .map(|c| c.target.sslmode)
                 .unwrap_or(self.default_sslmode),
@@ -332,25 +327,20 @@ impl<C: Connector, T: Targets> Rotator<'_, C, T> {
     async fn finish(
         &self,
         event: &RotationEvent,
-        versions: &HashMap<String, Vec<String>>,
+        versions: &SecretVersions,
     ) -> Result<&'static str, RotationError> {
         let secret = event.secret_id.as_str();
-        let current = versions
-            .iter()
-            .find(|(_, stages)| stages.iter().any(|s| s == "AWSCURRENT"))
-            .map(|(version, _)| version.clone());
-        if current.as_deref() == Some(event.token.as_str()) {
+        let current = versions.holding("AWSCURRENT");
+        if current == Some(event.token.as_str()) {
             return Ok("already current");
         }
         self.secrets
-            .update_secret_version_stage()
-            .secret_id(secret)
-            .version_stage("AWSCURRENT")
-            .move_to_version_id(&event.token)
-            .set_remove_from_version_id(current)
-            .send()
+            .make_current(secret, &event.token, current)
             .await
-            .map_err(|e| SecretStoreError::call("UpdateSecretVersionStage", secret, e))?;
+            .map_err(SecretStoreError::from)?;
         Ok("pending version is now AWSCURRENT")
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,11 +1,10 @@
 //! Managed passwords in Secrets Manager, in AWS's Redshift secret format
 //! (`engine`, `host`, `username`, `password`, `dbname`, `port`, `dbClusterIdentifier`), plus
-//! `ferrolake_target` so rotation knows how to reach the cluster as admin. Values are never
-//! logged or put in errors.
+//! `ferrolake_target` so rotation knows how to reach the cluster as admin, read and written
+//! through the shared secret seam ([`SecretStore`]). Values are never logged or put in errors.
 
-use crate::config::{Credentials, Target};
-use aws_sdk_secretsmanager::Client;
-use ferrolake_shared::aws::error_code;
+use crate::desired::{Credentials, Target};
+use ferrolake_shared::secrets::{SecretError, SecretStore};
 use serde::{Deserialize, Serialize};
 
 /// Characters Redshift refuses in passwords (plus `:` for DSNs and space).
@@ -14,32 +13,10 @@ pub const PASSWORD_LENGTH: i64 = 32;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretStoreError {
-    #[error("Secrets Manager {action} on {secret} failed ({code}): {source}")]
-    Call {
-        action: &'static str,
-        secret: String,
-        code: String,
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
+    #[error(transparent)]
+    Call(#[from] SecretError),
     #[error("secret {secret} is not a Redshift secret: {reason}")]
     Format { secret: String, reason: String },
-}
-
-impl SecretStoreError {
-    /// A failed Secrets Manager call, named by action and secret (never its value).
-    pub(crate) fn call<E>(action: &'static str, secret: &str, e: E) -> Self
-    where
-        E: std::error::Error + Send + Sync + 'static,
-        E: aws_sdk_secretsmanager::error::ProvideErrorMetadata,
-    {
-        SecretStoreError::Call {
-            action,
-            secret: secret.into(),
-            code: e.code().unwrap_or("no code").into(),
-            source: Box::new(e),
-        }
-    }
 }
 
 /// The secret JSON (AWS's Redshift format, extra keys kept).
@@ -118,88 +95,58 @@ impl RedshiftSecret {
     }
 }
 
-/// The calls redshift-config makes on managed secrets.
-#[allow(async_fn_in_trait)]
-pub trait PasswordStore {
-    /// The AWSCURRENT value, `None` when the secret does not exist.
-    async fn current(&self, secret: &str) -> Result<Option<RedshiftSecret>, SecretStoreError>;
-    /// Create the secret with a fresh random password; returns it.
-    async fn create(
-        &self,
-        secret: &str,
-        value: RedshiftSecret,
-    ) -> Result<RedshiftSecret, SecretStoreError>;
-    async fn random_password(&self) -> Result<String, SecretStoreError>;
+/// The AWSCURRENT value, `None` when the secret does not exist.
+pub async fn current<S: SecretStore>(
+    store: &S,
+    secret: &str,
+) -> Result<Option<RedshiftSecret>, SecretStoreError> {
+    fetch(store, secret, None, "AWSCURRENT").await
 }
 
-pub struct SecretsManagerStore {
-    pub client: Client,
-}
-
-impl PasswordStore for SecretsManagerStore {
-    async fn current(&self, secret: &str) -> Result<Option<RedshiftSecret>, SecretStoreError> {
-        fetch(&self.client, secret, None, "AWSCURRENT").await
-    }
-
-    async fn create(
-        &self,
-        secret: &str,
-        mut value: RedshiftSecret,
-    ) -> Result<RedshiftSecret, SecretStoreError> {
-        value.password = self.random_password().await?;
-        self.client
-            .create_secret()
-            .name(secret)
-            .description("Redshift user password managed by ferrolake redshift-config")
-            .secret_string(value.to_json())
-            .send()
-            .await
-            .map_err(|e| SecretStoreError::call("CreateSecret", secret, e))?;
-        Ok(value)
-    }
-
-    async fn random_password(&self) -> Result<String, SecretStoreError> {
-        random_password(&self.client).await
-    }
+/// Create the secret with a fresh random password; returns it.
+pub async fn create<S: SecretStore>(
+    store: &S,
+    secret: &str,
+    mut value: RedshiftSecret,
+) -> Result<RedshiftSecret, SecretStoreError> {
+    value.password = random_password(store).await?;
+    store
+        .create(
+            secret,
+            "Redshift user password managed by ferrolake redshift-config",
+            &value.to_json(),
+        )
+        .await?;
+    Ok(value)
 }
 
 /// One version of a Redshift secret (by stage, optionally a version id); `None` when Secrets
 /// Manager has no such secret or version.
-pub(crate) async fn fetch(
-    client: &Client,
+pub async fn fetch<S: SecretStore>(
+    store: &S,
     secret: &str,
     version: Option<&str>,
     stage: &str,
 ) -> Result<Option<RedshiftSecret>, SecretStoreError> {
-    match client
-        .get_secret_value()
-        .secret_id(secret)
-        .set_version_id(version.map(str::to_string))
-        .version_stage(stage)
-        .send()
-        .await
-    {
-        Ok(out) => RedshiftSecret::parse(secret, out.secret_string().unwrap_or_default()).map(Some),
-        Err(e) if error_code(&e) == Some("ResourceNotFoundException") => Ok(None),
-        Err(e) => Err(SecretStoreError::call("GetSecretValue", secret, e)),
+    match store.get_version(secret, version, stage).await {
+        Ok(json) => RedshiftSecret::parse(secret, &json).map(Some),
+        // A binary secret is not a Redshift secret (parsed as empty text, as always).
+        Err(SecretError::NotAString { .. }) => RedshiftSecret::parse(secret, "").map(Some),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }
 
 /// A new password from GetRandomPassword: 32 characters, upper/lower/digit/punctuation,
 /// none that Redshift refuses.
-pub async fn random_password(client: &Client) -> Result<String, SecretStoreError> {
-    let out = client
-        .get_random_password()
-        .password_length(PASSWORD_LENGTH)
-        .exclude_characters(EXCLUDE_CHARACTERS)
-        .require_each_included_type(true)
-        .send()
-        .await
-        .map_err(|e| SecretStoreError::call("GetRandomPassword", "-", e))?;
-    out.random_password.ok_or_else(|| SecretStoreError::Format {
-        secret: "-".into(),
-        reason: "GetRandomPassword returned no password".into(),
-    })
+pub async fn random_password<S: SecretStore>(store: &S) -> Result<String, SecretStoreError> {
+    store
+        .random_password(PASSWORD_LENGTH, EXCLUDE_CHARACTERS)
+        .await?
+        .ok_or_else(|| SecretStoreError::Format {
+            secret: "-".into(),
+            reason: "GetRandomPassword returned no password".into(),
+        })
 }
 
 /// The secret a newly managed user gets (password filled in by [`PasswordStore::create`]).

@@ -11,8 +11,8 @@
 //! (https://docs.aws.amazon.com/redshift/latest/dg/r_SVV_RELATION_PRIVILEGES.html).
 
 use crate::acl::{self, Acl};
-use crate::config::{Dialect, ObjectKind, Privilege};
-use crate::exec::{ExecError, Session};
+use crate::desired::{Dialect, ObjectKind, Privilege};
+use crate::executor::{ExecError, Session};
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -255,7 +255,7 @@ fn grant_to_role(acl: &mut Acl, role: String, privilege_type: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exec::Statement;
+    use crate::executor::Statement;
 
     /// Records the SQL it is asked, answers no rows.
     #[derive(Default)]

@@ -405,8 +405,7 @@ async fn admin_login_from_a_secret() -> TestResult {
     // AWS's Redshift secret format; the IAM: user stands in for an admin (trusted locally).
     let value = json!({"engine": "redshift", "host": "127.0.0.1", "port": common::pg_port(),
                        "username": format!("IAM:{}", f.n("admin")), "password": "unused-locally", "dbname": f.database});
-    f.aws
-        .secrets
+    f.secrets
         .create_secret()
         .name(&admin_secret)
         .secret_string(value.to_string())

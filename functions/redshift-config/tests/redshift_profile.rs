@@ -8,8 +8,9 @@ mod common;
 
 use common::{Fixture, TestResult};
 use redshift_config::acl::AclGrantee;
-use redshift_config::config::{Dialect, Privilege, SslMode};
-use redshift_config::exec::{ConnectParams, PgSession, Session};
+use redshift_config::desired::{Dialect, Privilege, SslMode};
+use redshift_config::executor::direct::{ConnectParams, PgSession};
+use redshift_config::executor::Session;
 use redshift_config::reconcile::Mode;
 use redshift_config::state::{read_cluster, read_database};
 use serde_json::json;
@@ -23,8 +24,8 @@ async fn run<S, C, P>(
 ) -> Result<u64, Box<dyn std::error::Error>>
 where
     S: redshift_config::store::ConfigSource,
-    C: redshift_config::connect::Connector,
-    P: redshift_config::secrets::PasswordStore,
+    C: redshift_config::executor::Connector,
+    P: ferrolake_shared::secrets::SecretStore,
 {
     let report = function
         .handle(json!({"target": target, "mode": mode}))
@@ -40,8 +41,8 @@ async fn rotate<S, C, P>(
 ) -> TestResult
 where
     S: redshift_config::store::ConfigSource,
-    C: redshift_config::connect::Connector,
-    P: redshift_config::secrets::PasswordStore,
+    C: redshift_config::executor::Connector,
+    P: ferrolake_shared::secrets::SecretStore,
 {
     for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
         function

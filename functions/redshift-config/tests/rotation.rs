@@ -46,7 +46,6 @@ async fn admin_strategy_rotation_end_to_end_with_repeated_steps() -> TestResult 
     );
     // A crash after createSecret: the repeated step keeps the same pending password.
     let pending = f
-        .aws
         .secrets
         .get_secret_value()
         .secret_id(&secret)

@@ -1,12 +1,18 @@
 //! What every ferrolake function needs, done once (the Powertools equivalent):
 //!
-//! - [`telemetry`]: JSON logs in Lambda's JSON log format, CloudWatch EMF metrics, cold start.
+//! - [`telemetry`]: JSON logs in Lambda's JSON log format, CloudWatch EMF metrics, cold start,
+//!   and the runtime loop every `main` ends with (`run_runtime`, `run_runtime_fallible`).
 //! - [`batch`]: SQS batch processing with per-record outcomes (`Ok` / `Retry` / `Poison`).
 //! - [`envelope`]: SNS-in-SQS and S3 event notification envelopes, parsed leniently.
 //! - [`retry`]: capped exponential backoff with full jitter, bounded by the Lambda deadline.
 //! - [`aws`]: SDK configuration from the environment (`AWS_ENDPOINT_URL[_<SERVICE>]`).
 //! - [`https`]: the one TLS configuration and trust store (SDK, catalog API, PostgreSQL).
 //! - [`heap`]: malloc kept warm between invocations (no trim-and-refault per batch).
+//! - [`flatten`]: the streaming JSON flattener (firehose-flatten, athena-udf's `flatten_json`).
+//! - `secrets` (feature `secrets`): the one Secrets Manager seam — current values with a TTL
+//!   cache, and the versions, stages and writes of managed secrets and rotation.
+//! - `streams` (feature `streams`): Kinesis PutRecords / Firehose PutRecordBatch without
+//!   losing records.
 //! - `testing` (feature `test-support`): the local stack — moto server and a throwaway PostgreSQL.
 
 pub mod aws;
@@ -24,19 +30,3 @@ pub mod telemetry;
 
 #[cfg(feature = "test-support")]
 pub mod testing;
-
-/// The error every skeleton function answers with until it is implemented.
-#[derive(Debug, thiserror::Error)]
-#[error("{function} is not implemented yet")]
-pub struct NotImplemented {
-    pub function: &'static str,
-}
-
-impl From<NotImplemented> for lambda_runtime::Diagnostic {
-    fn from(err: NotImplemented) -> Self {
-        lambda_runtime::Diagnostic {
-            error_type: "NotImplemented".into(),
-            error_message: err.to_string(),
-        }
-    }
-}

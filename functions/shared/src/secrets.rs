@@ -1,5 +1,9 @@
-//! Secrets Manager reads with a TTL cache, so a warm function asks once per TTL. Secret
-//! values are never logged or put in error messages; errors name the secret id only.
+//! The one seam between ferrolake and Secrets Manager: [`SecretsManager`] is the only
+//! adapter over `aws_sdk_secretsmanager::Client`. [`SecretSource`] is what readers of a
+//! current value need (with [`SecretCache`], a TTL cache, so a warm function asks once per
+//! TTL); [`SecretStore`] is what managed secrets and their rotation need (versions, stages,
+//! writes). Unit tests put in-memory fakes behind either trait. Secret values are never
+//! logged or put in error messages; errors name the secret id only.
 
 use crate::aws::{error_code, is_transient};
 use std::collections::HashMap;
@@ -19,6 +23,16 @@ pub enum SecretError {
     },
     #[error("secret {id} has no SecretString")]
     NotAString { id: String },
+    /// A [`SecretStore`] call that failed.
+    #[error("Secrets Manager {action} on {id} failed ({code}): {source}")]
+    Call {
+        action: &'static str,
+        id: String,
+        code: String,
+        transient: bool,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl SecretError {
@@ -28,8 +42,42 @@ impl SecretError {
             SecretError::Read {
                 transient: true,
                 ..
+            } | SecretError::Call {
+                transient: true,
+                ..
             }
         )
+    }
+
+    /// Secrets Manager's error code, when the service answered with one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            SecretError::Read { code, .. } | SecretError::Call { code, .. } => Some(code),
+            SecretError::NotAString { .. } => None,
+        }
+    }
+
+    /// No such secret, or no such version of it.
+    pub fn is_not_found(&self) -> bool {
+        self.code() == Some("ResourceNotFoundException")
+    }
+
+    fn call<E>(
+        action: &'static str,
+        id: &str,
+        e: aws_sdk_secretsmanager::error::SdkError<E>,
+    ) -> Self
+    where
+        E: std::error::Error + Send + Sync + 'static,
+        E: aws_sdk_secretsmanager::error::ProvideErrorMetadata,
+    {
+        SecretError::Call {
+            action,
+            id: id.to_string(),
+            code: error_code(&e).unwrap_or("no code").to_string(),
+            transient: is_transient(&e),
+            source: Box::new(e),
+        }
     }
 }
 
@@ -39,7 +87,63 @@ pub trait SecretSource {
     async fn secret_string(&self, id: &str) -> Result<String, SecretError>;
 }
 
+/// Which versions a secret has and the stages on each (DescribeSecret).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecretVersions {
+    pub rotation_enabled: bool,
+    /// Version id → its staging labels (`AWSCURRENT`, `AWSPENDING`, …).
+    pub stages: HashMap<String, Vec<String>>,
+}
+
+impl SecretVersions {
+    /// The version holding `stage`, if one does.
+    pub fn holding(&self, stage: &str) -> Option<&str> {
+        self.stages
+            .iter()
+            .find(|(_, stages)| stages.iter().any(|s| s == stage))
+            .map(|(version, _)| version.as_str())
+    }
+}
+
+/// Versioned reads and writes: what managed secrets and their rotation need. Each method
+/// is one Secrets Manager call; what to make of a missing secret is the caller's choice
+/// ([`SecretError::is_not_found`]).
+#[allow(async_fn_in_trait)]
+pub trait SecretStore {
+    /// The `SecretString` of the version carrying `stage` (and with id `version_id`, when
+    /// given) (GetSecretValue).
+    async fn get_version(
+        &self,
+        id: &str,
+        version_id: Option<&str>,
+        stage: &str,
+    ) -> Result<String, SecretError>;
+    /// Whether rotation is on and which stages each version has (DescribeSecret).
+    async fn versions(&self, id: &str) -> Result<SecretVersions, SecretError>;
+    /// A new secret whose first version is `value` (CreateSecret).
+    async fn create(&self, name: &str, description: &str, value: &str) -> Result<(), SecretError>;
+    /// Version `token` with `value`, staged `AWSPENDING` (PutSecretValue).
+    async fn put_pending(
+        &self,
+        id: &str,
+        token: &str,
+        value: &str,
+        rotation_token: Option<&str>,
+    ) -> Result<(), SecretError>;
+    /// Move `AWSCURRENT` to version `to`, from `from` (its holder) (UpdateSecretVersionStage).
+    async fn make_current(&self, id: &str, to: &str, from: Option<&str>)
+        -> Result<(), SecretError>;
+    /// A random password with every included character type, none of `exclude`
+    /// (GetRandomPassword); `None` when the answer carried none.
+    async fn random_password(
+        &self,
+        length: i64,
+        exclude: &str,
+    ) -> Result<Option<String>, SecretError>;
+}
+
 /// Secrets Manager, always asking for `AWSCURRENT` explicitly.
+#[derive(Clone)]
 pub struct SecretsManager {
     client: aws_sdk_secretsmanager::Client,
 }
@@ -69,6 +173,108 @@ impl SecretSource for SecretsManager {
             })?;
         out.secret_string
             .ok_or_else(|| SecretError::NotAString { id: id.to_string() })
+    }
+}
+
+impl SecretStore for SecretsManager {
+    async fn get_version(
+        &self,
+        id: &str,
+        version_id: Option<&str>,
+        stage: &str,
+    ) -> Result<String, SecretError> {
+        let out = self
+            .client
+            .get_secret_value()
+            .secret_id(id)
+            .set_version_id(version_id.map(str::to_string))
+            .version_stage(stage)
+            .send()
+            .await
+            .map_err(|e| SecretError::call("GetSecretValue", id, e))?;
+        out.secret_string
+            .ok_or_else(|| SecretError::NotAString { id: id.to_string() })
+    }
+
+    async fn versions(&self, id: &str) -> Result<SecretVersions, SecretError> {
+        let out = self
+            .client
+            .describe_secret()
+            .secret_id(id)
+            .send()
+            .await
+            .map_err(|e| SecretError::call("DescribeSecret", id, e))?;
+        Ok(SecretVersions {
+            rotation_enabled: out.rotation_enabled == Some(true),
+            stages: out.version_ids_to_stages.unwrap_or_default(),
+        })
+    }
+
+    async fn create(&self, name: &str, description: &str, value: &str) -> Result<(), SecretError> {
+        self.client
+            .create_secret()
+            .name(name)
+            .description(description)
+            .secret_string(value)
+            .send()
+            .await
+            .map_err(|e| SecretError::call("CreateSecret", name, e))?;
+        Ok(())
+    }
+
+    async fn put_pending(
+        &self,
+        id: &str,
+        token: &str,
+        value: &str,
+        rotation_token: Option<&str>,
+    ) -> Result<(), SecretError> {
+        self.client
+            .put_secret_value()
+            .secret_id(id)
+            .client_request_token(token)
+            .secret_string(value)
+            .version_stages("AWSPENDING")
+            .set_rotation_token(rotation_token.map(str::to_string))
+            .send()
+            .await
+            .map_err(|e| SecretError::call("PutSecretValue", id, e))?;
+        Ok(())
+    }
+
+    async fn make_current(
+        &self,
+        id: &str,
+        to: &str,
+        from: Option<&str>,
+    ) -> Result<(), SecretError> {
+        self.client
+            .update_secret_version_stage()
+            .secret_id(id)
+            .version_stage("AWSCURRENT")
+            .move_to_version_id(to)
+            .set_remove_from_version_id(from.map(str::to_string))
+            .send()
+            .await
+            .map_err(|e| SecretError::call("UpdateSecretVersionStage", id, e))?;
+        Ok(())
+    }
+
+    async fn random_password(
+        &self,
+        length: i64,
+        exclude: &str,
+    ) -> Result<Option<String>, SecretError> {
+        let out = self
+            .client
+            .get_random_password()
+            .password_length(length)
+            .exclude_characters(exclude)
+            .require_each_included_type(true)
+            .send()
+            .await
+            .map_err(|e| SecretError::call("GetRandomPassword", "-", e))?;
+        Ok(out.random_password)
     }
 }
 

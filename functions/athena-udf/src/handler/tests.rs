@@ -587,18 +587,3 @@ async fn a_response_just_under_the_limit_is_sent() {
     );
     assert_eq!(decode_response(&response).unwrap().num_rows(), 4);
 }
-
-#[test]
-fn udf_threads_must_be_a_small_whole_number() {
-    use crate::handler::threads_from;
-    let env = |v: &'static str| move |k: &str| (k == "UDF_THREADS").then(|| v.to_string());
-    assert_eq!(threads_from(env("2")).unwrap(), 2);
-    assert!(threads_from(|_| None).unwrap() >= 1);
-    for bad in ["0", "-1", "two", "65", ""] {
-        let err = threads_from(env(bad)).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            format!("UDF_THREADS={bad:?} is not a whole number from 1 to 64")
-        );
-    }
-}

@@ -127,7 +127,7 @@ pub fn detect_language(text: Option<&str>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::udf::scalar::Scalar;
+    use crate::udf::AnyValue;
 
     #[test]
     fn user_agents_parse_into_the_six_fields() {
@@ -140,20 +140,20 @@ mod tests {
                 .map(|(_, v)| v.clone())
                 .unwrap()
         };
-        assert_eq!(get("category"), Scalar::from("pc"));
-        assert_eq!(get("name"), Scalar::from("Chrome"));
-        assert_eq!(get("version"), Scalar::from("120.0.0.0"));
-        assert_eq!(get("os"), Scalar::from("Windows 10"));
-        assert_eq!(get("vendor"), Scalar::from("Google"));
+        assert_eq!(get("category"), AnyValue::from("pc"));
+        assert_eq!(get("name"), AnyValue::from("Chrome"));
+        assert_eq!(get("version"), AnyValue::from("120.0.0.0"));
+        assert_eq!(get("os"), AnyValue::from("Windows 10"));
+        assert_eq!(get("vendor"), AnyValue::from("Google"));
         let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1";
         let row = parse_user_agent(Some(iphone)).unwrap();
         assert!(
             row.0
-                .contains(&("category".into(), Scalar::from("smartphone"))),
+                .contains(&("category".into(), AnyValue::from("smartphone"))),
             "{row:?}"
         );
         assert!(
-            row.0.contains(&("os".into(), Scalar::from("iPhone"))),
+            row.0.contains(&("os".into(), AnyValue::from("iPhone"))),
             "{row:?}"
         );
         // Not a user agent the parser knows: a NULL row.

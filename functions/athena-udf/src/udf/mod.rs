@@ -11,10 +11,20 @@
 //! The type parameters are SQL types ([`types`]); the registry turns the function into
 //! one monomorphised loop over the downcast Arrow columns — no per-row dynamic dispatch,
 //! no JSON per row. A function returns `Option<T>` or `Result<Option<T>, E>`; an `Err`
-//! fails the call with the row number and the error.
+//! fails the call with the row number and the error. ("Scalar" means one thing here: a
+//! scalar UDF, one result per row, which `scalar1`…`scalar4` register.)
+//!
+//! Modules, each using only those listed before it:
+//!
+//! - [`convert`]: the SQL spelling of Arrow types, DATE/TIMESTAMP ↔ Arrow integers, exact
+//!   decimals ([`DecimalValue`]).
+//! - [`value`]: dynamically typed values for ROW fields ([`AnyValue`], [`RowValue`]) read
+//!   from and written to any supported Arrow array.
+//! - [`types`]: the SQL types of signatures ([`SqlArg`]/[`SqlRet`] per type).
 
-pub mod scalar;
+pub mod convert;
 pub mod types;
+pub mod value;
 
 use arrow_array::ArrayRef;
 use arrow_schema::{DataType, Field};
@@ -22,10 +32,12 @@ use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::sync::Arc;
 
+pub use convert::DecimalValue;
 pub use types::{
-    ArrayOf, Bigint, Boolean, Date, Decimal, DecimalValue, Double, Integer, Real, Row, RowRef,
-    RowValue, Secret, SecretRef, Smallint, Timestamp, Tinyint, Varbinary, Varchar,
+    ArrayOf, Bigint, Boolean, Date, Decimal, Double, Integer, Real, Row, RowRef, Secret, SecretRef,
+    Smallint, Timestamp, Tinyint, Varbinary, Varchar,
 };
+pub use value::{AnyValue, RowValue};
 
 /// Secret strings fetched for one call, by secret name.
 pub type Secrets = HashMap<String, Arc<str>>;
@@ -364,10 +376,10 @@ impl Registry {
                     "{}({}) -> {}",
                     candidates[0].name,
                     args.iter()
-                        .map(|dt| types::sql_name(dt))
+                        .map(|dt| convert::sql_name(dt))
                         .collect::<Vec<_>>()
                         .join(", "),
-                    types::sql_name(output)
+                    convert::sql_name(output)
                 ),
             })
     }

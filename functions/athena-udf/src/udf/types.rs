@@ -3,7 +3,10 @@
 //! VARCHAR, VARBINARY, DATE, TIMESTAMP, ARRAY(T), ROW(...), plus [`Secret`] (a VARCHAR
 //! argument naming a Secrets Manager secret, fetched before the loop).
 
-use super::scalar::{self, Scalar};
+use super::convert::{
+    date_from_days, datetime_from, days_from_date, fits_precision, sql_name, DecimalValue,
+};
+use super::value::{self, AnyValue, RowValue};
 use super::{Secrets, SqlArg, SqlRet, UdfError};
 use arrow_array::builder::{
     BinaryBuilder, BooleanBuilder, Decimal128Builder, PrimitiveBuilder, StringBuilder,
@@ -17,36 +20,8 @@ use arrow_array::{
 };
 use arrow_buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, FieldRef, TimeUnit};
-use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use chrono::{NaiveDate, NaiveDateTime};
 use std::sync::Arc;
-
-/// The SQL spelling of an Arrow type, as Athena users write signatures.
-pub fn sql_name(data_type: &DataType) -> String {
-    match data_type {
-        DataType::Boolean => "boolean".into(),
-        DataType::Int8 => "tinyint".into(),
-        DataType::Int16 => "smallint".into(),
-        DataType::Int32 => "integer".into(),
-        DataType::Int64 => "bigint".into(),
-        DataType::Float32 => "real".into(),
-        DataType::Float64 => "double".into(),
-        DataType::Decimal128(p, s) => format!("decimal({p},{s})"),
-        DataType::Utf8 | DataType::LargeUtf8 => "varchar".into(),
-        DataType::Binary | DataType::LargeBinary => "varbinary".into(),
-        DataType::Date32 => "date".into(),
-        DataType::Date64 | DataType::Timestamp(_, _) => "timestamp".into(),
-        DataType::List(child) => format!("array({})", sql_name(child.data_type())),
-        DataType::Struct(fields) => format!(
-            "row({})",
-            fields
-                .iter()
-                .map(|f| format!("{} {}", f.name(), sql_name(f.data_type())))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        other => format!("{other} (not an Athena UDF type)"),
-    }
-}
 
 pub(crate) fn downcast<'a, T: 'static>(
     array: &'a ArrayRef,
@@ -157,21 +132,6 @@ direct_type!(
     Varbinary, BinaryArray, &'a [u8], Vec<u8>, BinaryBuilder,
     |rows| BinaryBuilder::with_capacity(rows, rows * 32), "varbinary", DataType::Binary);
 
-/// Days between 0001-01-01 (chrono's day 1) and 1970-01-01.
-const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
-
-pub(crate) fn date_from_days(days: i32) -> Result<NaiveDate, UdfError> {
-    days.checked_add(UNIX_EPOCH_DAYS_FROM_CE)
-        .and_then(NaiveDate::from_num_days_from_ce_opt)
-        .ok_or_else(|| UdfError::Output(format!("date {days} days from 1970 is out of range")))
-}
-
-pub(crate) fn days_from_date(date: NaiveDate) -> i32 {
-    date.num_days_from_ce() - UNIX_EPOCH_DAYS_FROM_CE
-}
-
-use chrono::Datelike;
-
 /// DATE ↔ Arrow Date32 (days since 1970-01-01) ↔ `chrono::NaiveDate`.
 pub struct Date;
 
@@ -232,28 +192,6 @@ fn timestamp_unit(data_type: &DataType) -> Option<TimeUnit> {
         DataType::Timestamp(unit, _) => Some(*unit),
         _ => None,
     }
-}
-
-pub(crate) fn datetime_from(value: i64, unit: TimeUnit) -> Result<NaiveDateTime, UdfError> {
-    let dt = match unit {
-        TimeUnit::Second => DateTime::from_timestamp(value, 0),
-        TimeUnit::Millisecond => DateTime::from_timestamp_millis(value),
-        TimeUnit::Microsecond => DateTime::from_timestamp_micros(value),
-        TimeUnit::Nanosecond => Some(DateTime::from_timestamp_nanos(value)),
-    };
-    dt.map(|d| d.naive_utc())
-        .ok_or_else(|| UdfError::Output(format!("timestamp {value} ({unit:?}) is out of range")))
-}
-
-pub(crate) fn datetime_to(value: NaiveDateTime, unit: TimeUnit) -> Result<i64, UdfError> {
-    let utc = value.and_utc();
-    match unit {
-        TimeUnit::Second => Some(utc.timestamp()),
-        TimeUnit::Millisecond => Some(utc.timestamp_millis()),
-        TimeUnit::Microsecond => Some(utc.timestamp_micros()),
-        TimeUnit::Nanosecond => utc.timestamp_nanos_opt(),
-    }
-    .ok_or_else(|| UdfError::Output(format!("timestamp {value} does not fit {unit:?}")))
 }
 
 /// TIMESTAMP ↔ Arrow Date64 (milliseconds; what the Java SDK maps TIMESTAMP to) or
@@ -322,66 +260,14 @@ impl SqlRet for Timestamp {
         Ok(())
     }
     fn finish(builder: Self::Builder, field: &Field) -> Result<ArrayRef, UdfError> {
-        scalar::build_array(
+        value::build_array(
             builder
                 .into_iter()
-                .map(|v| v.map_or(Scalar::Null, Scalar::Timestamp))
+                .map(|v| v.map_or(AnyValue::Null, AnyValue::Timestamp))
                 .collect(),
             field,
         )
     }
-}
-
-/// An exact decimal: `unscaled × 10^-scale`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DecimalValue {
-    pub unscaled: i128,
-    pub scale: i8,
-}
-
-impl DecimalValue {
-    pub fn new(unscaled: i128, scale: i8) -> Self {
-        Self { unscaled, scale }
-    }
-
-    /// The unscaled value at `scale`, rounding half away from zero (Java's HALF_UP) when
-    /// digits are dropped; `None` on overflow.
-    pub fn rescale(self, scale: i8) -> Option<i128> {
-        let diff = i32::from(scale) - i32::from(self.scale);
-        if diff >= 0 {
-            10i128
-                .checked_pow(diff as u32)
-                .and_then(|f| self.unscaled.checked_mul(f))
-        } else {
-            let f = 10i128.checked_pow((-diff) as u32)?;
-            let (q, r) = (self.unscaled / f, self.unscaled % f);
-            Some(if r.abs() * 2 >= f {
-                q + self.unscaled.signum()
-            } else {
-                q
-            })
-        }
-    }
-}
-
-impl std::fmt::Display for DecimalValue {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let digits = self.unscaled.unsigned_abs().to_string();
-        let sign = if self.unscaled < 0 { "-" } else { "" };
-        if self.scale <= 0 {
-            return write!(f, "{sign}{digits}{}", "0".repeat((-self.scale) as usize));
-        }
-        let scale = self.scale as usize;
-        let padded = format!("{digits:0>width$}", width = scale + 1);
-        let (int, frac) = padded.split_at(padded.len() - scale);
-        write!(f, "{sign}{int}.{frac}")
-    }
-}
-
-pub(crate) fn fits_precision(unscaled: i128, precision: u8) -> bool {
-    10i128
-        .checked_pow(u32::from(precision))
-        .is_none_or(|limit| unscaled.unsigned_abs() < limit.unsigned_abs())
 }
 
 /// DECIMAL(p,s) ↔ Arrow Decimal128(p,s) ↔ [`DecimalValue`]; results are rescaled to the
@@ -568,28 +454,17 @@ pub struct RowRef<'a> {
 }
 
 impl<'a> RowRef<'a> {
-    /// The field's value as a [`Scalar`] (NULL when absent).
-    pub fn get(&self, name: &str) -> Result<Scalar, UdfError> {
+    /// The field's value as a [`AnyValue`] (NULL when absent).
+    pub fn get(&self, name: &str) -> Result<AnyValue, UdfError> {
         match self.array.column_by_name(name) {
-            Some(column) => scalar::scalar_at(column, self.row),
-            None => Ok(Scalar::Null),
+            Some(column) => value::value_at(column, self.row),
+            None => Ok(AnyValue::Null),
         }
     }
 
     /// Every field, in declaration order.
     pub fn to_value(&self) -> Result<RowValue, UdfError> {
-        scalar::row_at(self.array, self.row)
-    }
-}
-
-/// A ROW result: named field values.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RowValue(pub Vec<(String, Scalar)>);
-
-impl RowValue {
-    pub fn with(mut self, name: &str, value: impl Into<Scalar>) -> Self {
-        self.0.push((name.to_string(), value.into()));
-        self
+        value::row_at(self.array, self.row)
     }
 }
 
@@ -617,7 +492,7 @@ impl SqlArg for Row {
 
 impl SqlRet for Row {
     type Value = RowValue;
-    type Builder = Vec<Scalar>;
+    type Builder = Vec<AnyValue>;
     fn accepts(data_type: &DataType) -> bool {
         matches!(data_type, DataType::Struct(_))
     }
@@ -628,11 +503,11 @@ impl SqlRet for Row {
         Ok(Vec::with_capacity(rows))
     }
     fn append(builder: &mut Self::Builder, value: Option<RowValue>) -> Result<(), UdfError> {
-        builder.push(value.map_or(Scalar::Null, Scalar::Row));
+        builder.push(value.map_or(AnyValue::Null, AnyValue::Row));
         Ok(())
     }
     fn finish(builder: Self::Builder, field: &Field) -> Result<ArrayRef, UdfError> {
-        scalar::build_array(builder, field)
+        value::build_array(builder, field)
     }
 }
 

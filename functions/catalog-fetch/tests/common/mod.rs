@@ -2,7 +2,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub use aws_sdk_sqs::types::QueueAttributeName;
-pub use catalog_fetch::catalog::{Auth, HttpCatalog};
+pub use catalog_fetch::catalog_api::{Auth, Authenticator, HttpCatalog};
 pub use catalog_fetch::config::Config;
 pub use catalog_fetch::handler::{metric, CatalogFetch};
 pub use ferrolake_shared::batch::PoisonPolicy;
@@ -164,20 +164,10 @@ impl Pipeline {
         config: Config,
         kinesis: aws_sdk_kinesis::Client,
     ) -> CatalogFetch<HttpCatalog, SdkStreams> {
-        let secrets = matches!(config.auth, Auth::ApiKey { .. }).then(|| {
-            SecretCache::new(
-                SecretsManager::new(aws_sdk_secretsmanager::Client::new(self.env.sdk_config())),
-                config.secret_ttl,
-            )
-        });
-        let catalog = HttpCatalog::new(
-            config.url_template.clone(),
-            config.timeout,
-            config.auth.clone(),
-            secrets,
-            None,
-        )
-        .expect("http client");
+        let auth = Authenticator::new(&config.auth, config.secret_ttl, self.env.sdk_config())
+            .expect("authenticator");
+        let catalog = HttpCatalog::new(config.url_template.clone(), config.timeout, auth)
+            .expect("http client");
         let streams = SdkStreams {
             firehose: aws_sdk_firehose::Client::new(self.env.sdk_config()),
             kinesis,

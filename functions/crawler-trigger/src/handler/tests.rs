@@ -1,7 +1,7 @@
 //! Handler logic against an in-memory catalog (the moto-backed tests are in tests/).
 
 use super::*;
-use crate::catalog::{CrawlerStatus, TableLayout};
+use crate::glue::{CrawlerStatus, TableLayout};
 use aws_lambda_events::sqs::SqsMessage;
 use ferrolake_shared::batch::{PoisonPolicy, Resolution};
 use serde_json::json;
@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 #[derive(Default)]
-struct FakeCatalog {
+struct FakeGlue {
     crawlers: Mutex<HashMap<String, CrawlerStatus>>,
     starts: Mutex<Vec<String>>,
     transient_start_failures: Mutex<u32>,
@@ -21,8 +21,8 @@ struct FakeCatalog {
     batch_sizes: Mutex<Vec<usize>>,
 }
 
-fn transient(what: &str) -> CatalogError {
-    CatalogError::Transient {
+fn transient(what: &str) -> GlueError {
+    GlueError::Transient {
         operation: "StartCrawler",
         what: what.into(),
         code: "ThrottlingException".into(),
@@ -30,14 +30,14 @@ fn transient(what: &str) -> CatalogError {
     }
 }
 
-fn not_found(what: &str) -> CatalogError {
-    CatalogError::NotFound {
+fn not_found(what: &str) -> GlueError {
+    GlueError::NotFound {
         what: what.into(),
         source: Box::new(std::io::Error::other("EntityNotFoundException")),
     }
 }
 
-impl FakeCatalog {
+impl FakeGlue {
     fn with_crawlers(names: &[&str]) -> Self {
         let fake = Self::default();
         for name in names {
@@ -65,8 +65,8 @@ impl FakeCatalog {
     }
 }
 
-impl Catalog for FakeCatalog {
-    async fn start_crawler(&self, crawler: &str) -> Result<(), CatalogError> {
+impl Glue for FakeGlue {
+    async fn start_crawler(&self, crawler: &str) -> Result<(), GlueError> {
         if self.panic_on_start.as_deref() == Some(crawler) {
             panic!("bug while starting {crawler}");
         }
@@ -82,7 +82,7 @@ impl Catalog for FakeCatalog {
             .get_mut(crawler)
             .ok_or_else(|| not_found(crawler))?;
         if status.state != CrawlerState::Ready {
-            return Err(CatalogError::CrawlerRunning {
+            return Err(GlueError::CrawlerRunning {
                 crawler: crawler.into(),
             });
         }
@@ -92,7 +92,7 @@ impl Catalog for FakeCatalog {
         Ok(())
     }
 
-    async fn crawler_status(&self, crawler: &str) -> Result<CrawlerStatus, CatalogError> {
+    async fn crawler_status(&self, crawler: &str) -> Result<CrawlerStatus, GlueError> {
         self.crawlers
             .lock()
             .unwrap()
@@ -101,7 +101,7 @@ impl Catalog for FakeCatalog {
             .ok_or_else(|| not_found(crawler))
     }
 
-    async fn table_layout(&self, table: &TableRef) -> Result<TableLayout, CatalogError> {
+    async fn table_layout(&self, table: &TableRef) -> Result<TableLayout, GlueError> {
         let keys = self
             .tables
             .get(table)
@@ -117,7 +117,7 @@ impl Catalog for FakeCatalog {
         table: &TableRef,
         _layout: &TableLayout,
         partitions: &[Partition],
-    ) -> Result<Vec<PartitionOutcome>, CatalogError> {
+    ) -> Result<Vec<PartitionOutcome>, GlueError> {
         self.batch_sizes.lock().unwrap().push(partitions.len());
         let mut stored = self.partitions.lock().unwrap();
         Ok(partitions
@@ -166,7 +166,7 @@ fn fast_backoff() -> Backoff {
     }
 }
 
-fn trigger(catalog: FakeCatalog, extra: &[(&str, &str)]) -> CrawlerTrigger<FakeCatalog> {
+fn trigger(catalog: FakeGlue, extra: &[(&str, &str)]) -> CrawlerTrigger<FakeGlue> {
     CrawlerTrigger::new(catalog, config(extra)).with_backoff(fast_backoff())
 }
 
@@ -192,7 +192,7 @@ fn event(bodies: &[(&str, String)]) -> SqsEvent {
     event
 }
 
-async fn run(t: &CrawlerTrigger<FakeCatalog>, ev: &SqsEvent) -> (BatchReport, Metrics) {
+async fn run(t: &CrawlerTrigger<FakeGlue>, ev: &SqsEvent) -> (BatchReport, Metrics) {
     let metrics = Metrics::new("crawler-trigger", false);
     let deadline = Deadline::after(Duration::from_secs(30), Duration::from_secs(1));
     (t.process(ev, &deadline, &metrics).await, metrics)
@@ -219,7 +219,7 @@ fn failed(report: BatchReport, policy: PoisonPolicy) -> Vec<String> {
 
 #[tokio::test]
 async fn one_start_per_crawler_however_many_objects() {
-    let t = trigger(FakeCatalog::with_crawlers(&["shows", "events"]), &[]);
+    let t = trigger(FakeGlue::with_crawlers(&["shows", "events"]), &[]);
     let ev = event(&[
         ("m1", s3_body(&["shows/a.json", "shows/b.json"])),
         ("m2", s3_body(&["shows/c.json"])),
@@ -227,7 +227,7 @@ async fn one_start_per_crawler_however_many_objects() {
         ("m4", s3_body(&["shows/d.json", "events/y.json"])),
     ]);
     let (report, metrics) = run(&t, &ev).await;
-    assert_eq!(t.catalog().starts(), vec!["events", "shows"]);
+    assert_eq!(t.glue().starts(), vec!["events", "shows"]);
     assert_eq!(metrics.counter(metric::CRAWLS_STARTED), 2);
     assert_eq!(metrics.counter(metric::OBJECTS), 6);
     assert!(failed(report, PoisonPolicy::DeadLetter).is_empty());
@@ -235,7 +235,7 @@ async fn one_start_per_crawler_however_many_objects() {
 
 #[tokio::test]
 async fn running_crawler_sends_its_messages_back_by_default() {
-    let catalog = FakeCatalog::with_crawlers(&["shows", "events"]);
+    let catalog = FakeGlue::with_crawlers(&["shows", "events"]);
     catalog.set_state("shows", CrawlerState::Running, None);
     let t = trigger(catalog, &[]);
     let ev = event(&[
@@ -245,13 +245,13 @@ async fn running_crawler_sends_its_messages_back_by_default() {
     ]);
     let (report, metrics) = run(&t, &ev).await;
     assert_eq!(metrics.counter(metric::DEFERRED_RUNNING), 1);
-    assert_eq!(t.catalog().starts(), vec!["events"]);
+    assert_eq!(t.glue().starts(), vec!["events"]);
     assert_eq!(failed(report, PoisonPolicy::DeadLetter), vec!["m1", "m3"]);
 }
 
 #[tokio::test]
 async fn accept_policy_acknowledges_objects_of_a_running_crawler() {
-    let catalog = FakeCatalog::with_crawlers(&["shows"]);
+    let catalog = FakeGlue::with_crawlers(&["shows"]);
     catalog.set_state("shows", CrawlerState::Running, None);
     let t = trigger(catalog, &[("CRAWLER_RUNNING_POLICY", "accept")]);
     let (report, metrics) = run(&t, &event(&[("m1", s3_body(&["shows/a.json"]))])).await;
@@ -261,7 +261,7 @@ async fn accept_policy_acknowledges_objects_of_a_running_crawler() {
 
 #[tokio::test]
 async fn unknown_crawler_is_poison_naming_the_crawler() {
-    let t = trigger(FakeCatalog::with_crawlers(&["shows"]), &[]);
+    let t = trigger(FakeGlue::with_crawlers(&["shows"]), &[]);
     let (report, metrics) = run(
         &t,
         &event(&[
@@ -281,18 +281,18 @@ async fn unknown_crawler_is_poison_naming_the_crawler() {
 
 #[tokio::test]
 async fn throttling_is_retried_with_backoff_then_reported() {
-    let catalog = FakeCatalog::with_crawlers(&["shows"]);
+    let catalog = FakeGlue::with_crawlers(&["shows"]);
     *catalog.transient_start_failures.lock().unwrap() = 2;
     let t = trigger(catalog, &[]);
     let (report, _) = run(&t, &event(&[("m1", s3_body(&["shows/a.json"]))])).await;
     assert_eq!(
-        t.catalog().starts(),
+        t.glue().starts(),
         vec!["shows"],
         "succeeded on the third attempt"
     );
     assert!(failed(report, PoisonPolicy::DeadLetter).is_empty());
 
-    let catalog = FakeCatalog::with_crawlers(&["shows"]);
+    let catalog = FakeGlue::with_crawlers(&["shows"]);
     *catalog.transient_start_failures.lock().unwrap() = 100;
     let t = trigger(catalog, &[]);
     let (report, _) = run(&t, &event(&[("m1", s3_body(&["shows/a.json"]))])).await;
@@ -310,7 +310,7 @@ async fn throttling_is_retried_with_backoff_then_reported() {
 
 #[tokio::test]
 async fn minimum_interval_defers_instead_of_starting() {
-    let catalog = FakeCatalog::with_crawlers(&["shows", "events"]);
+    let catalog = FakeGlue::with_crawlers(&["shows", "events"]);
     catalog.set_state(
         "shows",
         CrawlerState::Ready,
@@ -330,7 +330,7 @@ async fn minimum_interval_defers_instead_of_starting() {
         ]),
     )
     .await;
-    assert_eq!(t.catalog().starts(), vec!["events"]);
+    assert_eq!(t.glue().starts(), vec!["events"]);
     assert_eq!(metrics.counter(metric::DEFERRED_INTERVAL), 1);
     match &report.entries()[0].1 {
         Resolution::Retry(reason) => {
@@ -343,7 +343,7 @@ async fn minimum_interval_defers_instead_of_starting() {
 
 #[tokio::test]
 async fn test_events_and_unmatched_objects_are_acknowledged_and_counted() {
-    let t = trigger(FakeCatalog::with_crawlers(&["shows"]), &[]);
+    let t = trigger(FakeGlue::with_crawlers(&["shows"]), &[]);
     let test_event =
         json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "lake"}).to_string();
     let (report, metrics) = run(
@@ -353,19 +353,19 @@ async fn test_events_and_unmatched_objects_are_acknowledged_and_counted() {
     .await;
     assert_eq!(metrics.counter(metric::TEST_EVENTS), 1);
     assert_eq!(metrics.counter(metric::UNMATCHED), 1);
-    assert!(t.catalog().starts().is_empty());
+    assert!(t.glue().starts().is_empty());
     assert!(failed(report, PoisonPolicy::DeadLetter).is_empty());
 }
 
 #[tokio::test]
 async fn unparsable_body_is_poison_and_the_rest_of_the_batch_proceeds() {
-    let t = trigger(FakeCatalog::with_crawlers(&["shows"]), &[]);
+    let t = trigger(FakeGlue::with_crawlers(&["shows"]), &[]);
     let ev = event(&[
         ("bad", "not json".into()),
         ("good", s3_body(&["shows/a.json"])),
     ]);
     let (report, _) = run(&t, &ev).await;
-    assert_eq!(t.catalog().starts(), vec!["shows"]);
+    assert_eq!(t.glue().starts(), vec!["shows"]);
     let reason = reason_of(&report, 0, "poison");
     assert!(reason.contains("not valid JSON"), "{reason}");
     assert_eq!(failed(report, PoisonPolicy::DeadLetter), vec!["bad"]);
@@ -378,7 +378,7 @@ async fn unparsable_body_is_poison_and_the_rest_of_the_batch_proceeds() {
 
 #[tokio::test]
 async fn a_panic_fails_only_the_messages_of_that_crawler() {
-    let mut catalog = FakeCatalog::with_crawlers(&["shows", "events"]);
+    let mut catalog = FakeGlue::with_crawlers(&["shows", "events"]);
     catalog.panic_on_start = Some("shows".into());
     let t = trigger(catalog, &[]);
     let (report, _) = run(
@@ -389,12 +389,12 @@ async fn a_panic_fails_only_the_messages_of_that_crawler() {
         ]),
     )
     .await;
-    assert_eq!(t.catalog().starts(), vec!["events"]);
+    assert_eq!(t.glue().starts(), vec!["events"]);
     assert_eq!(failed(report, PoisonPolicy::Drop), vec!["m1"]);
 }
 
-fn with_tables() -> FakeCatalog {
-    let mut catalog = FakeCatalog::with_crawlers(&["views"]);
+fn with_tables() -> FakeGlue {
+    let mut catalog = FakeGlue::with_crawlers(&["views"]);
     let table = |t: &str| TableRef {
         database: "analytics".into(),
         table: t.into(),
@@ -421,10 +421,10 @@ async fn fast_path_registers_each_partition_once_and_starts_no_crawler() {
     ]);
     let (report, metrics) = run(&t, &ev).await;
     assert!(failed(report, PoisonPolicy::DeadLetter).is_empty());
-    assert!(t.catalog().starts().is_empty());
+    assert!(t.glue().starts().is_empty());
     assert_eq!(metrics.counter(metric::PARTITIONS_REGISTERED), 2);
     let stored: Vec<_> = t
-        .catalog()
+        .glue()
         .partitions
         .lock()
         .unwrap()
@@ -460,7 +460,7 @@ async fn non_partition_keys_fall_back_to_the_crawler_or_are_poison() {
         ("partition", s3_body(&["views/dt=2026-11-22/a.json"])),
     ]);
     let (report, metrics) = run(&t, &ev).await;
-    assert_eq!(t.catalog().starts(), vec!["views"]);
+    assert_eq!(t.glue().starts(), vec!["views"]);
     assert_eq!(metrics.counter(metric::PARTITIONS_REGISTERED), 1);
     let reason = reason_of(&report, 0, "poison");
     assert!(
@@ -475,7 +475,7 @@ async fn non_partition_keys_fall_back_to_the_crawler_or_are_poison() {
 
 #[tokio::test]
 async fn missing_table_without_fallback_is_poison() {
-    let t = trigger(FakeCatalog::default(), &[]);
+    let t = trigger(FakeGlue::default(), &[]);
     let (report, _) = run(
         &t,
         &event(&[("m1", s3_body(&["clicks/dt=1/hour=2/a.json"]))]),
@@ -490,7 +490,7 @@ async fn missing_table_without_fallback_is_poison() {
 
 #[tokio::test]
 async fn a_message_with_retryable_and_poison_objects_is_retried() {
-    let catalog = FakeCatalog::with_crawlers(&["shows"]);
+    let catalog = FakeGlue::with_crawlers(&["shows"]);
     catalog.set_state("shows", CrawlerState::Running, None);
     let t = trigger(catalog, &[]);
     let (report, _) = run(
@@ -513,7 +513,7 @@ async fn committed_sample_events_parse_and_resolve() {
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         // A fresh catalog per sample: each is a separate invocation on an idle crawler.
-        let mut catalog = FakeCatalog::with_crawlers(&["shows"]);
+        let mut catalog = FakeGlue::with_crawlers(&["shows"]);
         catalog.tables.insert(
             TableRef {
                 database: "analytics".into(),
@@ -554,7 +554,7 @@ async fn a_new_partition_also_starts_the_fallback_crawler_for_schema_changes() {
     assert!(failed(report, PoisonPolicy::DeadLetter).is_empty());
     assert_eq!(metrics.counter(metric::PARTITIONS_REGISTERED), 1);
     assert_eq!(metrics.counter(metric::SCHEMA_CRAWLS), 1);
-    assert_eq!(t.catalog().starts(), vec!["views"], "one schema crawl");
+    assert_eq!(t.glue().starts(), vec!["views"], "one schema crawl");
 
     // The partition exists now: no crawl. A new partition while the crawler still runs:
     // the crawl is not started, and the message is not retried (its object is queryable).
@@ -570,7 +570,7 @@ async fn a_new_partition_also_starts_the_fallback_crawler_for_schema_changes() {
     assert_eq!(metrics.counter(metric::SCHEMA_CRAWLS), 1);
     assert_eq!(metrics.counter(metric::CRAWLS_STARTED), 0);
     assert_eq!(metrics.counter(metric::DEFERRED_RUNNING), 1);
-    assert_eq!(t.catalog().starts(), vec!["views"]);
+    assert_eq!(t.glue().starts(), vec!["views"]);
 }
 
 /// BatchCreatePartition takes at most 100 partitions per call
@@ -602,5 +602,5 @@ async fn partitions_are_registered_at_most_100_per_call() {
     let (report, metrics) = run(&t, &event(&bodies)).await;
     assert!(failed(report, PoisonPolicy::DeadLetter).is_empty());
     assert_eq!(metrics.counter(metric::PARTITIONS_REGISTERED), 150);
-    assert_eq!(*t.catalog().batch_sizes.lock().unwrap(), vec![100, 50]);
+    assert_eq!(*t.glue().batch_sizes.lock().unwrap(), vec![100, 50]);
 }

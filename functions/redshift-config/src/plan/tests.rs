@@ -1,9 +1,9 @@
 use super::*;
-use crate::config::tests::sample;
-use crate::config::{from_items, Dialect};
+use crate::desired::tests::sample;
+use crate::desired::{from_items, Dialect};
 use crate::state::{SchemaState, UserState};
 
-fn analytics(dialect: Dialect) -> Config {
+fn analytics(dialect: Dialect) -> DesiredState {
     let mut config = from_items("analytics", &sample()).unwrap();
     config.target.dialect = dialect;
     config

@@ -8,25 +8,24 @@ pub mod data_api_fake;
 pub mod redshift_session;
 
 /// The handler over the Redshift profile ([`Fixture::profile_function`]).
-pub type ProfileFunction = RedshiftConfig<
-    DynamoConfig,
-    redshift_session::ProfileConnector<AnyConnector>,
-    SecretsManagerStore,
->;
+pub type ProfileFunction =
+    RedshiftConfig<DynamoConfig, redshift_session::ProfileConnector<AnyConnector>, SecretsManager>;
 /// The Redshift statements a profile function applied, as the dialect wrote them.
 pub type Applied = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
+use ferrolake_shared::secrets::SecretsManager;
 use ferrolake_shared::testing::{postgres, TestEnv};
-use redshift_config::config::SslMode;
-use redshift_config::config::{from_items, Config};
-use redshift_config::connect::{AnyConnector, Aws, DirectConnector};
-use redshift_config::data_api::DataApiConnector;
+use redshift_config::desired::SslMode;
+use redshift_config::desired::{from_items, DesiredState};
+use redshift_config::executor::any::AnyConnector;
+use redshift_config::executor::data_api::DataApiConnector;
+use redshift_config::executor::direct::{Aws, DirectConnector};
 use redshift_config::handler::RedshiftConfig;
 use redshift_config::reconcile::{reconcile, Mode, Report};
-use redshift_config::secrets::{RedshiftSecret, SecretsManagerStore};
+use redshift_config::secrets::RedshiftSecret;
 use redshift_config::store::{ConfigSource, DynamoConfig};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -44,6 +43,8 @@ pub struct Fixture {
     pub table: String,
     pub cluster: String,
     pub aws: Aws,
+    /// The SDK client, to arrange and inspect secrets as Secrets Manager and RotateSecret would.
+    pub secrets: aws_sdk_secretsmanager::Client,
 }
 
 impl Fixture {
@@ -100,10 +101,11 @@ impl Fixture {
             )
             .send()
             .await?;
+        let secrets = aws_sdk_secretsmanager::Client::new(config);
         let aws = Aws {
             redshift,
             serverless: aws_sdk_redshiftserverless::Client::new(config),
-            secrets: aws_sdk_secretsmanager::Client::new(config),
+            secrets: SecretsManager::new(secrets.clone()),
         };
         Ok(Self {
             env,
@@ -112,6 +114,7 @@ impl Fixture {
             table,
             cluster,
             aws,
+            secrets,
         })
     }
 
@@ -166,7 +169,7 @@ impl Fixture {
         Ok(())
     }
 
-    pub async fn config(&self) -> Result<Config, Box<dyn std::error::Error>> {
+    pub async fn config(&self) -> Result<DesiredState, Box<dyn std::error::Error>> {
         let source = DynamoConfig {
             client: aws_sdk_dynamodb::Client::new(self.env.sdk_config()),
             table: self.table.clone(),
@@ -181,22 +184,19 @@ impl Fixture {
             aws: self.aws.clone(),
             connect_timeout: Duration::from_secs(5),
         };
-        let store = SecretsManagerStore {
-            client: self.aws.secrets.clone(),
-        };
-        Ok(reconcile(&connector, &store, &config, mode).await?)
+        Ok(reconcile(&connector, &self.aws.secrets, &config, mode).await?)
     }
 
     /// The Lambda's handler, wired to this fixture's moto and PostgreSQL (and a Data API
     /// endpoint: moto's by default, which never finishes a statement).
-    pub fn function(&self) -> RedshiftConfig<DynamoConfig, AnyConnector, SecretsManagerStore> {
+    pub fn function(&self) -> RedshiftConfig<DynamoConfig, AnyConnector, SecretsManager> {
         self.function_with_data_api(self.env.endpoint())
     }
 
     pub fn function_with_data_api(
         &self,
         data_api_url: &str,
-    ) -> RedshiftConfig<DynamoConfig, AnyConnector, SecretsManagerStore> {
+    ) -> RedshiftConfig<DynamoConfig, AnyConnector, SecretsManager> {
         let data_api = aws_sdk_redshiftdata::Client::from_conf(
             aws_sdk_redshiftdata::config::Builder::from(self.env.sdk_config())
                 .endpoint_url(data_api_url)
@@ -217,9 +217,6 @@ impl Fixture {
                     timeout: Duration::from_secs(20),
                 },
             },
-            passwords: SecretsManagerStore {
-                client: self.aws.secrets.clone(),
-            },
             secrets: self.aws.secrets.clone(),
             default_sslmode: SslMode::Disable,
         }
@@ -236,7 +233,6 @@ impl Fixture {
                 inner: base.connector,
                 applied: std::sync::Arc::clone(&applied),
             },
-            passwords: base.passwords,
             secrets: base.secrets,
             default_sslmode: base.default_sslmode,
         };
@@ -255,8 +251,7 @@ impl Fixture {
         let secret = format!("{user}-secret");
         let value = json!({"engine": "redshift", "host": "127.0.0.1", "port": pg_port().to_string(),
                            "username": user, "password": password, "dbname": self.database});
-        self.aws
-            .secrets
+        self.secrets
             .create_secret()
             .name(&secret)
             .secret_string(value.to_string())
@@ -269,8 +264,7 @@ impl Fixture {
     /// AWSPENDING version id (moto's RotateSecret cannot invoke a Rust Lambda, so the test
     /// does its bookkeeping; like moto, the pending version starts as a copy).
     pub async fn start_rotation(&self, secret: &str) -> Result<String, Box<dyn std::error::Error>> {
-        self.aws
-            .secrets
+        self.secrets
             .rotate_secret()
             .secret_id(secret)
             .rotation_rules(
@@ -282,7 +276,6 @@ impl Fixture {
             .send()
             .await?;
         let current = self
-            .aws
             .secrets
             .get_secret_value()
             .secret_id(secret)
@@ -294,8 +287,7 @@ impl Fixture {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::SeqCst)
         );
-        self.aws
-            .secrets
+        self.secrets
             .put_secret_value()
             .secret_id(secret)
             .client_request_token(&token)
@@ -311,7 +303,6 @@ impl Fixture {
         secret: &str,
     ) -> Result<std::collections::HashMap<String, Vec<String>>, Box<dyn std::error::Error>> {
         Ok(self
-            .aws
             .secrets
             .describe_secret()
             .secret_id(secret)
@@ -327,7 +318,6 @@ impl Fixture {
         stage: &str,
     ) -> Result<RedshiftSecret, Box<dyn std::error::Error>> {
         let out = self
-            .aws
             .secrets
             .get_secret_value()
             .secret_id(secret)
@@ -395,7 +385,6 @@ impl Fixture {
     pub async fn secret(&self, user: &str) -> Result<RedshiftSecret, Box<dyn std::error::Error>> {
         let name = format!("redshift/{}/{}", self.target(), self.n(user));
         let out = self
-            .aws
             .secrets
             .get_secret_value()
             .secret_id(&name)

@@ -15,9 +15,9 @@
 //! Anything else runs unchanged. Catalog reads are never translated: they run as written,
 //! against the profile's Redshift views.
 
-use redshift_config::config::Target;
-use redshift_config::connect::{ConnectError, Connector, Endpoint};
-use redshift_config::exec::{ExecError, Session, Statement};
+use redshift_config::desired::Target;
+use redshift_config::executor::{ConnectError, Connector, Endpoint};
+use redshift_config::executor::{ExecError, Session, Statement};
 use std::sync::{Arc, Mutex};
 
 /// The PostgreSQL form of one Redshift statement.

@@ -1,4 +1,6 @@
-//! Structured JSON logs (Lambda's JSON log format) and CloudWatch Embedded Metric Format.
+//! Structured JSON logs (Lambda's JSON log format), CloudWatch Embedded Metric Format, and
+//! the Lambda runtime loop that gives every invocation both ([`run_runtime`],
+//! [`run_runtime_fallible`]).
 
 mod json_log;
 mod metrics;
@@ -46,7 +48,7 @@ pub fn init(default_function_name: &str) {
 /// invocations ([`crate::heap`]), each invocation gets a fresh [`Metrics`] (flushed as EMF
 /// when it ends) and the handler's response. Handlers answer per-record problems in their
 /// response, so the loop itself never fails an event.
-pub async fn run<E, R, F, Fut>(
+pub async fn run_runtime<E, R, F, Fut>(
     function: &'static str,
     handler: F,
 ) -> Result<(), lambda_runtime::Error>
@@ -57,17 +59,17 @@ where
     Fut: std::future::Future<Output = R>,
 {
     let handler = &handler;
-    run_fallible(function, move |event, metrics| {
+    run_runtime_fallible(function, move |event, metrics| {
         let response = handler(event, metrics);
         async move { Ok::<R, std::convert::Infallible>(response.await) }
     })
     .await
 }
 
-/// [`run`] for handlers whose whole invocation can fail (synchronous callers such as
+/// [`run_runtime`] for handlers whose whole invocation can fail (synchronous callers such as
 /// Athena read the function error): the error is logged with its cause chain and
 /// returned to Lambda as `{"errorType", "errorMessage"}`.
-pub async fn run_fallible<E, R, Er, F, Fut>(
+pub async fn run_runtime_fallible<E, R, Er, F, Fut>(
     function: &'static str,
     handler: F,
 ) -> Result<(), lambda_runtime::Error>

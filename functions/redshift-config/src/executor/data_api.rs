@@ -8,9 +8,8 @@
 //! keeps SQL text for 24 h and shows it to callers with the same IAM identity, which the
 //! README points out.
 
-use crate::config::{Credentials, Target};
-use crate::connect::{ConnectError, Connector, Endpoint};
-use crate::exec::{ExecError, Session, Statement};
+use super::{ConnectError, Connector, Endpoint, ExecError, Session, Statement};
+use crate::desired::{Credentials, Target};
 use aws_sdk_redshiftdata::types::{Field, StatusString};
 use aws_sdk_redshiftdata::Client;
 use ferrolake_shared::aws::error_code;

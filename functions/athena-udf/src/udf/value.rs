@@ -1,9 +1,10 @@
-//! Dynamic values for ROW fields (whose types are only known from the request): read one
-//! value out of any supported Arrow array, and build a column of a declared type.
+//! Dynamically typed values for ROW fields (whose types are only known from the request):
+//! [`AnyValue`] and [`RowValue`], read out of any supported Arrow array, and a column of a
+//! declared type built from them.
 
-use super::types::{
+use super::convert::{
     date_from_days, datetime_from, datetime_to, days_from_date, fits_precision, sql_name,
-    DecimalValue, RowValue,
+    DecimalValue,
 };
 use super::UdfError;
 use arrow_array::builder::{BinaryBuilder, StringBuilder};
@@ -25,7 +26,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Scalar {
+pub enum AnyValue {
     Null,
     Boolean(bool),
     Int(i64),
@@ -35,56 +36,67 @@ pub enum Scalar {
     Binary(Vec<u8>),
     Date(NaiveDate),
     Timestamp(NaiveDateTime),
-    List(Vec<Scalar>),
+    List(Vec<AnyValue>),
     Row(RowValue),
 }
 
-impl Scalar {
+impl AnyValue {
     fn kind(&self) -> &'static str {
         match self {
-            Scalar::Null => "null",
-            Scalar::Boolean(_) => "boolean",
-            Scalar::Int(_) => "integer",
-            Scalar::Float(_) => "double",
-            Scalar::Decimal(_) => "decimal",
-            Scalar::Utf8(_) => "varchar",
-            Scalar::Binary(_) => "varbinary",
-            Scalar::Date(_) => "date",
-            Scalar::Timestamp(_) => "timestamp",
-            Scalar::List(_) => "array",
-            Scalar::Row(_) => "row",
+            AnyValue::Null => "null",
+            AnyValue::Boolean(_) => "boolean",
+            AnyValue::Int(_) => "integer",
+            AnyValue::Float(_) => "double",
+            AnyValue::Decimal(_) => "decimal",
+            AnyValue::Utf8(_) => "varchar",
+            AnyValue::Binary(_) => "varbinary",
+            AnyValue::Date(_) => "date",
+            AnyValue::Timestamp(_) => "timestamp",
+            AnyValue::List(_) => "array",
+            AnyValue::Row(_) => "row",
         }
     }
 }
 
-impl From<&str> for Scalar {
+impl From<&str> for AnyValue {
     fn from(s: &str) -> Self {
-        Scalar::Utf8(s.to_string())
+        AnyValue::Utf8(s.to_string())
     }
 }
-impl From<String> for Scalar {
+impl From<String> for AnyValue {
     fn from(s: String) -> Self {
-        Scalar::Utf8(s)
+        AnyValue::Utf8(s)
     }
 }
-impl From<i64> for Scalar {
+impl From<i64> for AnyValue {
     fn from(v: i64) -> Self {
-        Scalar::Int(v)
+        AnyValue::Int(v)
     }
 }
-impl From<f64> for Scalar {
+impl From<f64> for AnyValue {
     fn from(v: f64) -> Self {
-        Scalar::Float(v)
+        AnyValue::Float(v)
     }
 }
-impl From<bool> for Scalar {
+impl From<bool> for AnyValue {
     fn from(v: bool) -> Self {
-        Scalar::Boolean(v)
+        AnyValue::Boolean(v)
     }
 }
-impl<T: Into<Scalar>> From<Option<T>> for Scalar {
+impl<T: Into<AnyValue>> From<Option<T>> for AnyValue {
     fn from(v: Option<T>) -> Self {
-        v.map_or(Scalar::Null, Into::into)
+        v.map_or(AnyValue::Null, Into::into)
+    }
+}
+
+/// A ROW result: named field values.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RowValue(pub Vec<(String, AnyValue)>);
+
+impl RowValue {
+    pub fn with(mut self, name: &str, value: impl Into<AnyValue>) -> Self {
+        self.0.push((name.to_string(), value.into()));
+        self
     }
 }
 
@@ -93,28 +105,28 @@ fn unsupported(data_type: &DataType) -> UdfError {
 }
 
 /// The value at `row` of `array`.
-pub fn scalar_at(array: &ArrayRef, row: usize) -> Result<Scalar, UdfError> {
+pub fn value_at(array: &ArrayRef, row: usize) -> Result<AnyValue, UdfError> {
     if array.is_null(row) {
-        return Ok(Scalar::Null);
+        return Ok(AnyValue::Null);
     }
     Ok(match array.data_type() {
-        DataType::Boolean => Scalar::Boolean(array.as_boolean().value(row)),
-        DataType::Int8 => Scalar::Int(array.as_primitive::<Int8Type>().value(row).into()),
-        DataType::Int16 => Scalar::Int(array.as_primitive::<Int16Type>().value(row).into()),
-        DataType::Int32 => Scalar::Int(array.as_primitive::<Int32Type>().value(row).into()),
-        DataType::Int64 => Scalar::Int(array.as_primitive::<Int64Type>().value(row)),
-        DataType::Float32 => Scalar::Float(array.as_primitive::<Float32Type>().value(row).into()),
-        DataType::Float64 => Scalar::Float(array.as_primitive::<Float64Type>().value(row)),
+        DataType::Boolean => AnyValue::Boolean(array.as_boolean().value(row)),
+        DataType::Int8 => AnyValue::Int(array.as_primitive::<Int8Type>().value(row).into()),
+        DataType::Int16 => AnyValue::Int(array.as_primitive::<Int16Type>().value(row).into()),
+        DataType::Int32 => AnyValue::Int(array.as_primitive::<Int32Type>().value(row).into()),
+        DataType::Int64 => AnyValue::Int(array.as_primitive::<Int64Type>().value(row)),
+        DataType::Float32 => AnyValue::Float(array.as_primitive::<Float32Type>().value(row).into()),
+        DataType::Float64 => AnyValue::Float(array.as_primitive::<Float64Type>().value(row)),
         DataType::Decimal128(_, scale) => {
             let decimals: &Decimal128Array = array.as_primitive();
-            Scalar::Decimal(DecimalValue::new(decimals.value(row), *scale))
+            AnyValue::Decimal(DecimalValue::new(decimals.value(row), *scale))
         }
-        DataType::Utf8 => Scalar::Utf8(array.as_string::<i32>().value(row).to_string()),
-        DataType::Binary => Scalar::Binary(array.as_binary::<i32>().value(row).to_vec()),
-        DataType::Date32 => Scalar::Date(date_from_days(
+        DataType::Utf8 => AnyValue::Utf8(array.as_string::<i32>().value(row).to_string()),
+        DataType::Binary => AnyValue::Binary(array.as_binary::<i32>().value(row).to_vec()),
+        DataType::Date32 => AnyValue::Date(date_from_days(
             array.as_primitive::<Date32Type>().value(row),
         )?),
-        DataType::Date64 => Scalar::Timestamp(datetime_from(
+        DataType::Date64 => AnyValue::Timestamp(datetime_from(
             array.as_primitive::<Date64Type>().value(row),
             TimeUnit::Millisecond,
         )?),
@@ -129,17 +141,17 @@ pub fn scalar_at(array: &ArrayRef, row: usize) -> Result<Scalar, UdfError> {
                 }
                 TimeUnit::Nanosecond => array.as_primitive::<TimestampNanosecondType>().value(row),
             };
-            Scalar::Timestamp(datetime_from(value, *unit)?)
+            AnyValue::Timestamp(datetime_from(value, *unit)?)
         }
         DataType::List(_) => {
             let items = array.as_list::<i32>().value(row);
-            Scalar::List(
+            AnyValue::List(
                 (0..items.len())
-                    .map(|i| scalar_at(&items, i))
+                    .map(|i| value_at(&items, i))
                     .collect::<Result<_, _>>()?,
             )
         }
-        DataType::Struct(_) => Scalar::Row(row_at(array.as_struct(), row)?),
+        DataType::Struct(_) => AnyValue::Row(row_at(array.as_struct(), row)?),
         other => return Err(unsupported(other)),
     })
 }
@@ -148,16 +160,14 @@ pub fn scalar_at(array: &ArrayRef, row: usize) -> Result<Scalar, UdfError> {
 pub fn row_at(array: &StructArray, row: usize) -> Result<RowValue, UdfError> {
     let mut value = RowValue::default();
     for (field, column) in array.fields().iter().zip(array.columns()) {
-        value
-            .0
-            .push((field.name().clone(), scalar_at(column, row)?));
+        value.0.push((field.name().clone(), value_at(column, row)?));
     }
     Ok(value)
 }
 
 /// Build a column typed exactly as `field` from `values`.
-pub fn build_array(values: Vec<Scalar>, field: &Field) -> Result<ArrayRef, UdfError> {
-    let mismatch = |value: &Scalar| {
+pub fn build_array(values: Vec<AnyValue>, field: &Field) -> Result<ArrayRef, UdfError> {
+    let mismatch = |value: &AnyValue| {
         UdfError::Output(format!(
             "a {} value cannot be written to {:?} ({})",
             value.kind(),
@@ -170,8 +180,8 @@ pub fn build_array(values: Vec<Scalar>, field: &Field) -> Result<ArrayRef, UdfEr
             let typed: Result<$array, UdfError> = values
                 .iter()
                 .map(|v| match v {
-                    Scalar::Null => Ok(None),
-                    Scalar::Int(i) => <$native>::try_from(*i).map(Some).map_err(|_| {
+                    AnyValue::Null => Ok(None),
+                    AnyValue::Int(i) => <$native>::try_from(*i).map(Some).map_err(|_| {
                         UdfError::Output(format!(
                             "{i} does not fit {}",
                             sql_name(field.data_type())
@@ -188,9 +198,9 @@ pub fn build_array(values: Vec<Scalar>, field: &Field) -> Result<ArrayRef, UdfEr
             let typed: Result<$array, UdfError> = values
                 .iter()
                 .map(|v| match v {
-                    Scalar::Null => Ok(None),
-                    Scalar::Float(f) => Ok(Some(*f as $native)),
-                    Scalar::Int(i) => Ok(Some(*i as $native)),
+                    AnyValue::Null => Ok(None),
+                    AnyValue::Float(f) => Ok(Some(*f as $native)),
+                    AnyValue::Int(i) => Ok(Some(*i as $native)),
                     other => Err(mismatch(other)),
                 })
                 .collect();
@@ -202,8 +212,8 @@ pub fn build_array(values: Vec<Scalar>, field: &Field) -> Result<ArrayRef, UdfEr
             let typed: Result<BooleanArray, UdfError> = values
                 .iter()
                 .map(|v| match v {
-                    Scalar::Null => Ok(None),
-                    Scalar::Boolean(b) => Ok(Some(*b)),
+                    AnyValue::Null => Ok(None),
+                    AnyValue::Boolean(b) => Ok(Some(*b)),
                     other => Err(mismatch(other)),
                 })
                 .collect();
@@ -220,9 +230,9 @@ pub fn build_array(values: Vec<Scalar>, field: &Field) -> Result<ArrayRef, UdfEr
                 .iter()
                 .map(|v| {
                     let decimal = match v {
-                        Scalar::Null => return Ok(None),
-                        Scalar::Decimal(d) => *d,
-                        Scalar::Int(i) => DecimalValue::new((*i).into(), 0),
+                        AnyValue::Null => return Ok(None),
+                        AnyValue::Decimal(d) => *d,
+                        AnyValue::Int(i) => DecimalValue::new((*i).into(), 0),
                         other => return Err(mismatch(other)),
                     };
                     decimal
@@ -246,8 +256,8 @@ pub fn build_array(values: Vec<Scalar>, field: &Field) -> Result<ArrayRef, UdfEr
             let mut builder = StringBuilder::with_capacity(values.len(), values.len() * 16);
             for v in &values {
                 match v {
-                    Scalar::Null => builder.append_null(),
-                    Scalar::Utf8(s) => builder.append_value(s),
+                    AnyValue::Null => builder.append_null(),
+                    AnyValue::Utf8(s) => builder.append_value(s),
                     other => return Err(mismatch(other)),
                 }
             }
@@ -257,9 +267,9 @@ pub fn build_array(values: Vec<Scalar>, field: &Field) -> Result<ArrayRef, UdfEr
             let mut builder = BinaryBuilder::with_capacity(values.len(), values.len() * 16);
             for v in &values {
                 match v {
-                    Scalar::Null => builder.append_null(),
-                    Scalar::Binary(b) => builder.append_value(b),
-                    Scalar::Utf8(s) => builder.append_value(s.as_bytes()),
+                    AnyValue::Null => builder.append_null(),
+                    AnyValue::Binary(b) => builder.append_value(b),
+                    AnyValue::Utf8(s) => builder.append_value(s.as_bytes()),
                     other => return Err(mismatch(other)),
                 }
             }
@@ -269,8 +279,8 @@ pub fn build_array(values: Vec<Scalar>, field: &Field) -> Result<ArrayRef, UdfEr
             let typed: Result<Date32Array, UdfError> = values
                 .iter()
                 .map(|v| match v {
-                    Scalar::Null => Ok(None),
-                    Scalar::Date(d) => Ok(Some(days_from_date(*d))),
+                    AnyValue::Null => Ok(None),
+                    AnyValue::Date(d) => Ok(Some(days_from_date(*d))),
                     other => Err(mismatch(other)),
                 })
                 .collect();
@@ -284,8 +294,8 @@ pub fn build_array(values: Vec<Scalar>, field: &Field) -> Result<ArrayRef, UdfEr
             let raw: Vec<Option<i64>> = values
                 .iter()
                 .map(|v| match v {
-                    Scalar::Null => Ok(None),
-                    Scalar::Timestamp(t) => datetime_to(*t, unit).map(Some),
+                    AnyValue::Null => Ok(None),
+                    AnyValue::Timestamp(t) => datetime_to(*t, unit).map(Some),
                     other => Err(mismatch(other)),
                 })
                 .collect::<Result<_, _>>()?;
@@ -318,8 +328,8 @@ pub fn build_array(values: Vec<Scalar>, field: &Field) -> Result<ArrayRef, UdfEr
             let mut items = Vec::new();
             for v in values {
                 match v {
-                    Scalar::Null => valid.push(false),
-                    Scalar::List(list) => {
+                    AnyValue::Null => valid.push(false),
+                    AnyValue::List(list) => {
                         valid.push(true);
                         items.extend(list);
                     }
@@ -342,16 +352,16 @@ pub fn build_array(values: Vec<Scalar>, field: &Field) -> Result<ArrayRef, UdfEr
             )
         }
         DataType::Struct(fields) => {
-            let mut columns: Vec<Vec<Scalar>> =
+            let mut columns: Vec<Vec<AnyValue>> =
                 vec![Vec::with_capacity(values.len()); fields.len()];
             let mut valid = Vec::with_capacity(values.len());
             for v in values {
                 match v {
-                    Scalar::Null => {
+                    AnyValue::Null => {
                         valid.push(false);
-                        columns.iter_mut().for_each(|c| c.push(Scalar::Null));
+                        columns.iter_mut().for_each(|c| c.push(AnyValue::Null));
                     }
-                    Scalar::Row(mut row) => {
+                    AnyValue::Row(mut row) => {
                         valid.push(true);
                         for (field, column) in fields.iter().zip(columns.iter_mut()) {
                             let at = row
@@ -369,7 +379,7 @@ pub fn build_array(values: Vec<Scalar>, field: &Field) -> Result<ArrayRef, UdfEr
                                             .join(", ")
                                     ))
                                 })?;
-                            column.push(std::mem::replace(&mut row.0[at].1, Scalar::Null));
+                            column.push(std::mem::replace(&mut row.0[at].1, AnyValue::Null));
                         }
                     }
                     other => return Err(mismatch(&other)),

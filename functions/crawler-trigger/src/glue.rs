@@ -1,4 +1,5 @@
-//! The Glue catalog as the handler needs it (a port), and the SDK adapter.
+//! Glue (crawlers and the Data Catalog) as the handler needs it: the [`Glue`] port, and
+//! [`GlueSdk`], its adapter over the SDK client.
 
 use crate::routing::{Partition, TableRef};
 use aws_sdk_glue::types::{PartitionInput, StorageDescriptor};
@@ -8,7 +9,7 @@ use std::time::SystemTime;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 #[derive(Debug, thiserror::Error)]
-pub enum CatalogError {
+pub enum GlueError {
     #[error("crawler {crawler} is already running")]
     CrawlerRunning { crawler: String },
     #[error("{what} does not exist")]
@@ -35,14 +36,14 @@ pub enum CatalogError {
     },
 }
 
-impl CatalogError {
+impl GlueError {
     pub fn is_transient(&self) -> bool {
-        matches!(self, CatalogError::Transient { .. })
+        matches!(self, GlueError::Transient { .. })
     }
 }
 
-/// Map an SDK error to a [`CatalogError`], keeping it as the cause.
-pub fn classify<E, R>(operation: &'static str, what: &str, err: SdkError<E, R>) -> CatalogError
+/// Map an SDK error to a [`GlueError`], keeping it as the cause.
+pub fn classify<E, R>(operation: &'static str, what: &str, err: SdkError<E, R>) -> GlueError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
@@ -52,23 +53,23 @@ where
         .to_string();
     let what = what.to_string();
     if code == "CrawlerRunningException" {
-        return CatalogError::CrawlerRunning { crawler: what };
+        return GlueError::CrawlerRunning { crawler: what };
     }
     if code == "EntityNotFoundException" {
-        return CatalogError::NotFound {
+        return GlueError::NotFound {
             what,
             source: Box::new(err),
         };
     }
     if is_transient(&err) {
-        CatalogError::Transient {
+        GlueError::Transient {
             operation,
             what,
             code,
             source: Box::new(err),
         }
     } else {
-        CatalogError::Failed {
+        GlueError::Failed {
             operation,
             what,
             code,
@@ -101,17 +102,17 @@ pub struct TableLayout {
 
 /// The Glue operations crawler-trigger uses.
 #[allow(async_fn_in_trait)]
-pub trait Catalog {
-    async fn start_crawler(&self, crawler: &str) -> Result<(), CatalogError>;
-    async fn crawler_status(&self, crawler: &str) -> Result<CrawlerStatus, CatalogError>;
-    async fn table_layout(&self, table: &TableRef) -> Result<TableLayout, CatalogError>;
+pub trait Glue {
+    async fn start_crawler(&self, crawler: &str) -> Result<(), GlueError>;
+    async fn crawler_status(&self, crawler: &str) -> Result<CrawlerStatus, GlueError>;
+    async fn table_layout(&self, table: &TableRef) -> Result<TableLayout, GlueError>;
     /// Create partitions (at most 100); one result per input, in order.
     async fn create_partitions(
         &self,
         table: &TableRef,
         layout: &TableLayout,
         partitions: &[Partition],
-    ) -> Result<Vec<PartitionOutcome>, CatalogError>;
+    ) -> Result<Vec<PartitionOutcome>, GlueError>;
 }
 
 /// What BatchCreatePartition did with one partition.
@@ -126,18 +127,18 @@ pub enum PartitionOutcome {
 /// BatchCreatePartition's per-call limit.
 pub const MAX_PARTITIONS_PER_CALL: usize = 100;
 
-pub struct GlueCatalog {
+pub struct GlueSdk {
     glue: aws_sdk_glue::Client,
 }
 
-impl GlueCatalog {
+impl GlueSdk {
     pub fn new(glue: aws_sdk_glue::Client) -> Self {
         Self { glue }
     }
 }
 
-impl Catalog for GlueCatalog {
-    async fn start_crawler(&self, crawler: &str) -> Result<(), CatalogError> {
+impl Glue for GlueSdk {
+    async fn start_crawler(&self, crawler: &str) -> Result<(), GlueError> {
         self.glue
             .start_crawler()
             .name(crawler)
@@ -147,7 +148,7 @@ impl Catalog for GlueCatalog {
             .map_err(|e| classify("StartCrawler", &format!("crawler {crawler}"), e))
     }
 
-    async fn crawler_status(&self, crawler: &str) -> Result<CrawlerStatus, CatalogError> {
+    async fn crawler_status(&self, crawler: &str) -> Result<CrawlerStatus, GlueError> {
         let out = self
             .glue
             .get_crawler()
@@ -175,7 +176,7 @@ impl Catalog for GlueCatalog {
         })
     }
 
-    async fn table_layout(&self, table: &TableRef) -> Result<TableLayout, CatalogError> {
+    async fn table_layout(&self, table: &TableRef) -> Result<TableLayout, GlueError> {
         let out = self
             .glue
             .get_table()
@@ -204,7 +205,7 @@ impl Catalog for GlueCatalog {
         table: &TableRef,
         layout: &TableLayout,
         partitions: &[Partition],
-    ) -> Result<Vec<PartitionOutcome>, CatalogError> {
+    ) -> Result<Vec<PartitionOutcome>, GlueError> {
         let inputs = partitions.iter().map(|p| {
             let mut storage = layout
                 .storage_template
