@@ -103,8 +103,7 @@ fn report_sizes_and_memory() {
     let response = handler_path(&f, &rt, &event);
     let parsed: FirehoseEvent = serde_json::from_str(&event).expect("event");
     // Output/input ratio without the budget: flatten everything once.
-    let mut flattener =
-        ferrolake_shared::flatten::Flattener::new(Default::default()).expect("defaults");
+    let mut flattener = ferrolake_flatten::Flattener::new(Default::default()).expect("defaults");
     let (mut input, mut output) = (0usize, 0usize);
     let mut out = Vec::new();
     for r in &parsed.records {

@@ -1,7 +1,7 @@
 //! Settings from the environment (documented with defaults in the README).
 
 use crate::partition::{parse_partition_keys, PartitionConfigError, PartitionKey};
-use ferrolake_shared::flatten::{ArrayMode, Collision, FlattenOptions, NonObject};
+use ferrolake_flatten::{ArrayMode, Collision, FlattenOptions, NonObject};
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -224,12 +224,10 @@ impl Config {
             };
         }
         // Fail at start-up, not per record, on options the flattener rejects.
-        ferrolake_shared::flatten::Flattener::new(c.flatten.clone()).map_err(|e| {
-            ConfigError::Invalid {
-                name: "flatten options",
-                value: e.to_string(),
-                expected: "a consistent set (see README)",
-            }
+        ferrolake_flatten::Flattener::new(c.flatten.clone()).map_err(|e| ConfigError::Invalid {
+            name: "flatten options",
+            value: e.to_string(),
+            expected: "a consistent set (see README)",
         })?;
         Ok(c)
     }

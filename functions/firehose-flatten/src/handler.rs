@@ -8,8 +8,8 @@ use crate::event::{
     RecordData, RecordResult, ResponseData, ResponseWriter, ENVELOPE_BYTES,
 };
 use crate::partition::{partition_values, watched_fields};
+use ferrolake_flatten::{FlattenError, Flattener};
 use ferrolake_shared::batch::catch_panic_sync;
-use ferrolake_shared::flatten::{FlattenError, Flattener};
 use ferrolake_shared::retry::{Backoff, Deadline};
 use ferrolake_shared::streams::{put_all, Entry, StreamPut, Target};
 use ferrolake_shared::telemetry::Metrics;

@@ -6,7 +6,7 @@
 //! - [`handler`]: per-record processing, the 6 MB size guard, re-ingestion.
 //! - [`sample`]: a seeded generator of realistic clickstream events (tests, benchmarks).
 //!
-//! The flattening itself is `ferrolake_shared::flatten` (shared with athena-udf).
+//! The flattening itself is `ferrolake_flatten` (shared with athena-udf).
 
 pub mod config;
 pub mod event;

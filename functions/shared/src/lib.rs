@@ -11,7 +11,6 @@
 pub mod aws;
 pub mod batch;
 pub mod envelope;
-pub mod flatten;
 pub mod heap;
 pub mod retry;
 #[cfg(feature = "secrets")]
