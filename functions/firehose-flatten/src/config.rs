@@ -30,7 +30,6 @@ pub struct Config {
     pub flatten: FlattenOptions,
     pub partition_keys: Vec<PartitionKey>,
     pub partition_default: String,
-    pub drop_where: Vec<(String, String)>,
     pub response_budget: usize,
     pub overflow: Overflow,
     /// Upper bound for gunzipped record size.
@@ -44,7 +43,6 @@ impl Default for Config {
             flatten: FlattenOptions::default(),
             partition_keys: Vec::new(),
             partition_default: "unknown".into(),
-            drop_where: Vec::new(),
             response_budget: 6_000_000,
             overflow: Overflow::Reingest,
             max_decompressed_bytes: 64 * 1024 * 1024,
@@ -197,7 +195,7 @@ impl Config {
             c.partition_default = v;
         }
         if let Some(v) = lookup("DROP_WHERE") {
-            c.drop_where = pairs("DROP_WHERE", &v)?;
+            c.flatten.drop_where = pairs("DROP_WHERE", &v)?;
         }
         if let Some(v) = lookup("RESPONSE_BUDGET_BYTES") {
             let budget = number("RESPONSE_BUDGET_BYTES", &v)?;
@@ -224,7 +222,7 @@ impl Config {
             };
         }
         // Fail at start-up, not per record, on options the flattener rejects.
-        ferrolake_flatten::Flattener::new(c.flatten.clone()).map_err(|e| ConfigError::Invalid {
+        c.flatten.validate().map_err(|e| ConfigError::Invalid {
             name: "flatten options",
             value: e.to_string(),
             expected: "a consistent set (see README)",
@@ -275,7 +273,7 @@ mod tests {
             vec![("a".into(), "b".into()), ("c".into(), "d".into())]
         );
         assert_eq!(
-            c.drop_where,
+            c.flatten.drop_where,
             vec![("event_type".into(), "heartbeat".into())]
         );
         assert_eq!(c.flatten.include, vec!["a", "b"]);

@@ -8,7 +8,7 @@ use crate::event::{
     RecordData, RecordResult, ResponseData, ResponseWriter, ENVELOPE_BYTES,
 };
 use crate::partition::{partition_values, watched_fields};
-use ferrolake_flatten::{FlattenError, Flattener};
+use ferrolake_flatten::{FlattenError, FlattenOptions, Flattener};
 use ferrolake_shared::batch::catch_panic_sync;
 use ferrolake_shared::retry::{Backoff, Deadline};
 use ferrolake_shared::streams::{put_all, Entry, StreamPut, Target};
@@ -216,9 +216,10 @@ impl<R: StreamPut> FirehoseFlatten<R> {
     }
 
     fn flattener(&self) -> Result<Flattener, FlattenError> {
-        Ok(Flattener::new(self.config.flatten.clone())?
-            .watch(&watched_fields(&self.config.partition_keys))
-            .drop_where(&self.config.drop_where))
+        Flattener::new(FlattenOptions {
+            watch: watched_fields(&self.config.partition_keys),
+            ..self.config.flatten.clone()
+        })
     }
 
     pub async fn handle(

@@ -436,10 +436,11 @@ fn bad_input_is_reported_with_position() {
 
 #[test]
 fn watched_fields_and_drop_rules() {
-    let mut f = Flattener::new(FlattenOptions::default())
-        .unwrap()
-        .watch(&["event_type".into(), "user_id".into(), "missing".into()])
-        .drop_where(&[("event_type".into(), "heartbeat".into())]);
+    let mut f = Flattener::new(opts(|o| {
+        o.watch = vec!["event_type".into(), "user_id".into(), "missing".into()];
+        o.drop_where = vec![("event_type".into(), "heartbeat".into())];
+    }))
+    .unwrap();
     let mut out = Vec::new();
     let s = f
         .flatten(b"{\"event\":{\"type\":\"cl\\u0069ck\"},\"user\":{\"id\":42}}\n{\"event\":{\"type\":\"heartbeat\"}}\n{\"event\":{\"type\":\"view\"}}", &mut out)
