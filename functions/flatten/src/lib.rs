@@ -23,7 +23,9 @@ mod scan;
 mod walk;
 
 pub use error::FlattenError;
-pub use options::{ArrayMode, Collision, FlattenOptions, NonObject, MAX_DEPTH_LIMIT};
+pub use options::{
+    ArrayMode, Collision, FlattenOptions, NonObject, ParseChoiceError, MAX_DEPTH_LIMIT,
+};
 pub use walk::{FlattenSummary, Flattener};
 
 #[cfg(test)]

@@ -9,6 +9,52 @@ use crate::error::FlattenError;
 use crate::paths::PathRules;
 use crate::scan::STRING_SPECIAL;
 
+/// A choice option (e.g. an array mode) given a name none of its choices has.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {option} {input:?}: expected {choices}")]
+pub struct ParseChoiceError {
+    /// What is being chosen, e.g. `array mode`.
+    pub option: &'static str,
+    /// The name given.
+    pub input: String,
+    /// The names accepted, `a | b | …` (the type's `CHOICES`).
+    pub choices: &'static str,
+}
+
+/// A choice enum's names, written once (one per variant): its `FromStr` (exact, lowercase
+/// names) and the list of choices its error gives (`CHOICES`) both come from them.
+macro_rules! choices {
+    ($ty:ident ($option:literal) {
+        $first:literal => $first_variant:ident $(, $name:literal => $variant:ident)* $(,)?
+    }) => {
+        impl $ty {
+            /// The accepted names, as [`ParseChoiceError`] lists them.
+            pub const CHOICES: &'static str = concat!($first $(, " | ", $name)*);
+        }
+
+        impl std::str::FromStr for $ty {
+            type Err = ParseChoiceError;
+
+            fn from_str(s: &str) -> Result<Self, ParseChoiceError> {
+                match s {
+                    $first => Ok(Self::$first_variant),
+                    $($name => Ok(Self::$variant),)*
+                    _ => Err(ParseChoiceError {
+                        option: $option,
+                        input: s.to_string(),
+                        choices: Self::CHOICES,
+                    }),
+                }
+            }
+        }
+
+        // Every variant has a name: a new one without fails to compile here.
+        const _: fn($ty) = |choice| match choice {
+            $ty::$first_variant $(| $ty::$variant)* => {}
+        };
+    };
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ArrayMode {
     /// Arrays stay JSON arrays; objects inside them are flattened (own key index).
@@ -19,6 +65,15 @@ pub enum ArrayMode {
     Json,
     /// One output line per element of the array at `explode_path` (others are kept).
     Explode,
+}
+
+choices! {
+    ArrayMode ("array mode") {
+        "keep" => Keep,
+        "index" => Index,
+        "json" => Json,
+        "explode" => Explode,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,12 +88,28 @@ pub enum Collision {
     Last,
 }
 
+choices! {
+    Collision ("collision policy") {
+        "suffix" => Suffix,
+        "fail" => Fail,
+        "first" => First,
+        "last" => Last,
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NonObject {
     /// A top-level non-object becomes `{"value": <it>}`.
     Wrap,
     /// A top-level non-object fails the record.
     Fail,
+}
+
+choices! {
+    NonObject ("non-object policy") {
+        "wrap" => Wrap,
+        "fail" => Fail,
+    }
 }
 
 /// The largest `max_depth` accepted (the flattener recurses up to it).

@@ -463,6 +463,46 @@ fn invalid_options_are_rejected() {
     assert!(Flattener::new(opts(|o| o.max_depth = MAX_DEPTH_LIMIT + 1)).is_err());
 }
 
+#[test]
+fn choices_parse_by_name_and_errors_list_them() {
+    for (name, mode) in [
+        ("keep", ArrayMode::Keep),
+        ("index", ArrayMode::Index),
+        ("json", ArrayMode::Json),
+        ("explode", ArrayMode::Explode),
+    ] {
+        assert_eq!(name.parse(), Ok(mode));
+    }
+    for (name, policy) in [
+        ("suffix", Collision::Suffix),
+        ("fail", Collision::Fail),
+        ("first", Collision::First),
+        ("last", Collision::Last),
+    ] {
+        assert_eq!(name.parse(), Ok(policy));
+    }
+    assert_eq!("wrap".parse(), Ok(NonObject::Wrap));
+    assert_eq!("fail".parse(), Ok(NonObject::Fail));
+    let err = "Keep".parse::<ArrayMode>().unwrap_err();
+    assert_eq!(
+        err,
+        ParseChoiceError {
+            option: "array mode",
+            input: "Keep".into(),
+            choices: "keep | index | json | explode",
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "invalid array mode \"Keep\": expected keep | index | json | explode"
+    );
+    assert_eq!(Collision::CHOICES, "suffix | fail | first | last");
+    assert_eq!(
+        " wrap".parse::<NonObject>().unwrap_err().to_string(),
+        "invalid non-object policy \" wrap\": expected wrap | fail"
+    );
+}
+
 // ---- properties ----
 
 fn arb_json() -> impl Strategy<Value = Json> {
