@@ -11,8 +11,8 @@ use ferrolake_shared::retry::Deadline;
 use ferrolake_shared::streams::AcceptAll;
 use ferrolake_shared::telemetry::Metrics;
 use firehose_flatten::config::Config;
-use firehose_flatten::event::FirehoseEvent;
 use firehose_flatten::handler::FirehoseFlatten;
+use firehose_flatten::request::FirehoseEvent;
 use firehose_flatten::sample::firehose_event;
 use std::time::Duration;
 

@@ -180,7 +180,7 @@ impl Config {
         }
         if let Some(v) = lookup("RESPONSE_BUDGET_BYTES") {
             let budget = number("RESPONSE_BUDGET_BYTES", &v)?;
-            if !(1024..=crate::event::LAMBDA_RESPONSE_LIMIT).contains(&budget) {
+            if !(1024..=crate::response::LAMBDA_RESPONSE_LIMIT).contains(&budget) {
                 return Err(ConfigError::Invalid {
                     name: "RESPONSE_BUDGET_BYTES",
                     value: v,

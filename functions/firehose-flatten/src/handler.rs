@@ -3,11 +3,12 @@
 //! exceeds the byte budget (records that do not fit are re-ingested and `Dropped`).
 
 use crate::config::{Config, Overflow};
-use crate::event::{
-    base64_len, json_string_len, record_size_for, FirehoseEvent, FirehoseRecord, FirehoseResponse,
-    RecordData, RecordResult, ResponseData, ResponseWriter, ENVELOPE_BYTES,
-};
 use crate::partition::{partition_values, watched_fields};
+use crate::request::{FirehoseEvent, FirehoseRecord, RecordData};
+use crate::response::{
+    base64_len, json_string_len, record_size_for, FirehoseResponse, RecordResult, ResponseData,
+    ResponseWriter, ENVELOPE_BYTES,
+};
 use ferrolake_flatten::{FlattenError, FlattenOptions, Flattener};
 use ferrolake_shared::batch::catch_panic_sync;
 use ferrolake_shared::retry::{Backoff, Deadline};
