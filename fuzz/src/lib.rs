@@ -36,7 +36,7 @@ impl SecretSource for FixedSecrets {
 /// The bytes as a whole Firehose event, or (when they are not one) as one record's data.
 pub fn firehose_event(data: &[u8]) {
     quiet_caught_panics();
-    use firehose_flatten::event::FirehoseEvent;
+    use firehose_flatten::request::FirehoseEvent;
     let event: FirehoseEvent = match serde_json::from_slice(data) {
         Ok(event) => event,
         Err(_) => {
@@ -58,14 +58,14 @@ pub fn firehose_event(data: &[u8]) {
     let metrics = Metrics::new("fuzz", false);
     let response = futures::executor::block_on(function.process(&event, &deadline, &metrics));
     let json = serde_json::to_vec(&response).expect("the response serializes");
-    let answers: firehose_flatten::event::ParsedResponse =
+    let answers: firehose_flatten::response::ParsedResponse =
         serde_json::from_slice(&json).expect("the response is valid JSON");
     assert_eq!(answers.records.len(), event.records.len(), "one answer per record");
     for (answer, record) in answers.records.iter().zip(&event.records) {
         assert_eq!(answer.record_id, record.record_id, "answers in input order");
     }
     assert!(
-        json.len() <= firehose_flatten::event::LAMBDA_RESPONSE_LIMIT,
+        json.len() <= firehose_flatten::response::LAMBDA_RESPONSE_LIMIT,
         "response within Lambda's limit"
     );
 }

@@ -11,8 +11,8 @@ use ferrolake_shared::retry::Deadline;
 use ferrolake_shared::streams::AcceptAll;
 use ferrolake_shared::telemetry::Metrics;
 use firehose_flatten::config::Config;
-use firehose_flatten::event::FirehoseEvent;
 use firehose_flatten::handler::FirehoseFlatten;
+use firehose_flatten::request::FirehoseEvent;
 use firehose_flatten::sample::firehose_event;
 use std::time::Duration;
 
@@ -103,8 +103,7 @@ fn report_sizes_and_memory() {
     let response = handler_path(&f, &rt, &event);
     let parsed: FirehoseEvent = serde_json::from_str(&event).expect("event");
     // Output/input ratio without the budget: flatten everything once.
-    let mut flattener =
-        ferrolake_shared::flatten::Flattener::new(Default::default()).expect("defaults");
+    let mut flattener = ferrolake_flatten::Flattener::new(Default::default()).expect("defaults");
     let (mut input, mut output) = (0usize, 0usize);
     let mut out = Vec::new();
     for r in &parsed.records {

@@ -1,7 +1,7 @@
 //! Settings from the environment (documented with defaults in the README).
 
 use crate::partition::{parse_partition_keys, PartitionConfigError, PartitionKey};
-use ferrolake_shared::flatten::{ArrayMode, Collision, FlattenOptions, NonObject};
+use ferrolake_flatten::{FlattenOptions, ParseChoiceError};
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -30,7 +30,6 @@ pub struct Config {
     pub flatten: FlattenOptions,
     pub partition_keys: Vec<PartitionKey>,
     pub partition_default: String,
-    pub drop_where: Vec<(String, String)>,
     pub response_budget: usize,
     pub overflow: Overflow,
     /// Upper bound for gunzipped record size.
@@ -44,7 +43,6 @@ impl Default for Config {
             flatten: FlattenOptions::default(),
             partition_keys: Vec::new(),
             partition_default: "unknown".into(),
-            drop_where: Vec::new(),
             response_budget: 6_000_000,
             overflow: Overflow::Reingest,
             max_decompressed_bytes: 64 * 1024 * 1024,
@@ -90,6 +88,21 @@ fn boolean(name: &'static str, value: &str) -> Result<bool, ConfigError> {
     }
 }
 
+/// One of a flatten option's named choices (`FromStr`, which lists them on error).
+fn choice<T: std::str::FromStr<Err = ParseChoiceError>>(
+    name: &'static str,
+    value: &str,
+) -> Result<T, ConfigError> {
+    value
+        .trim()
+        .parse()
+        .map_err(|e: ParseChoiceError| ConfigError::Invalid {
+            name,
+            value: value.into(),
+            expected: e.choices,
+        })
+}
+
 fn number(name: &'static str, value: &str) -> Result<usize, ConfigError> {
     value.trim().parse().map_err(|_| ConfigError::Invalid {
         name,
@@ -116,19 +129,7 @@ impl Config {
             f.digit_prefix = v;
         }
         if let Some(v) = lookup("ARRAY_MODE") {
-            f.array_mode = match v.trim() {
-                "keep" => ArrayMode::Keep,
-                "index" => ArrayMode::Index,
-                "json" => ArrayMode::Json,
-                "explode" => ArrayMode::Explode,
-                _ => {
-                    return Err(ConfigError::Invalid {
-                        name: "ARRAY_MODE",
-                        value: v,
-                        expected: "keep | index | json | explode",
-                    })
-                }
-            };
+            f.array_mode = choice("ARRAY_MODE", &v)?;
         }
         f.explode_path = lookup("EXPLODE_PATH").filter(|p| !p.trim().is_empty());
         if let Some(v) = lookup("MAX_ARRAY_ITEMS") {
@@ -141,19 +142,7 @@ impl Config {
             f.hard_max_depth = number("HARD_MAX_DEPTH", &v)?;
         }
         if let Some(v) = lookup("COLLISION") {
-            f.collision = match v.trim() {
-                "suffix" => Collision::Suffix,
-                "fail" => Collision::Fail,
-                "first" => Collision::First,
-                "last" => Collision::Last,
-                _ => {
-                    return Err(ConfigError::Invalid {
-                        name: "COLLISION",
-                        value: v,
-                        expected: "suffix | fail | first | last",
-                    })
-                }
-            };
+            f.collision = choice("COLLISION", &v)?;
         }
         if let Some(v) = lookup("NULLS") {
             f.keep_nulls = boolean("NULLS", &v)?;
@@ -172,17 +161,7 @@ impl Config {
             f.renames = pairs("RENAMES", &v)?;
         }
         if let Some(v) = lookup("NON_OBJECT") {
-            f.non_object = match v.trim() {
-                "wrap" => NonObject::Wrap,
-                "fail" => NonObject::Fail,
-                _ => {
-                    return Err(ConfigError::Invalid {
-                        name: "NON_OBJECT",
-                        value: v,
-                        expected: "wrap | fail",
-                    })
-                }
-            };
+            f.non_object = choice("NON_OBJECT", &v)?;
         }
         if let Some(v) = lookup("MULTI_JSON") {
             f.multi_json = boolean("MULTI_JSON", &v)?;
@@ -197,11 +176,11 @@ impl Config {
             c.partition_default = v;
         }
         if let Some(v) = lookup("DROP_WHERE") {
-            c.drop_where = pairs("DROP_WHERE", &v)?;
+            c.flatten.drop_where = pairs("DROP_WHERE", &v)?;
         }
         if let Some(v) = lookup("RESPONSE_BUDGET_BYTES") {
             let budget = number("RESPONSE_BUDGET_BYTES", &v)?;
-            if !(1024..=crate::event::LAMBDA_RESPONSE_LIMIT).contains(&budget) {
+            if !(1024..=crate::response::LAMBDA_RESPONSE_LIMIT).contains(&budget) {
                 return Err(ConfigError::Invalid {
                     name: "RESPONSE_BUDGET_BYTES",
                     value: v,
@@ -224,12 +203,10 @@ impl Config {
             };
         }
         // Fail at start-up, not per record, on options the flattener rejects.
-        ferrolake_shared::flatten::Flattener::new(c.flatten.clone()).map_err(|e| {
-            ConfigError::Invalid {
-                name: "flatten options",
-                value: e.to_string(),
-                expected: "a consistent set (see README)",
-            }
+        c.flatten.validate().map_err(|e| ConfigError::Invalid {
+            name: "flatten options",
+            value: e.to_string(),
+            expected: "a consistent set (see README)",
         })?;
         Ok(c)
     }
@@ -238,6 +215,7 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ferrolake_flatten::{ArrayMode, Collision, NonObject};
 
     fn with(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
         Config::from_lookup(ferrolake_shared::testing::env_lookup(pairs))
@@ -277,11 +255,26 @@ mod tests {
             vec![("a".into(), "b".into()), ("c".into(), "d".into())]
         );
         assert_eq!(
-            c.drop_where,
+            c.flatten.drop_where,
             vec![("event_type".into(), "heartbeat".into())]
         );
         assert_eq!(c.flatten.include, vec!["a", "b"]);
         assert_eq!(c.overflow, Overflow::Fail);
+    }
+
+    #[test]
+    fn choices_are_trimmed_and_errors_list_them() {
+        let c = with(&[("ARRAY_MODE", " index "), ("NON_OBJECT", "fail\n")]).unwrap();
+        assert_eq!(c.flatten.array_mode, ArrayMode::Index);
+        assert_eq!(c.flatten.non_object, NonObject::Fail);
+        assert_eq!(
+            with(&[("ARRAY_MODE", " flat")]).unwrap_err().to_string(),
+            "ARRAY_MODE=\" flat\" is invalid: expected keep | index | json | explode"
+        );
+        assert_eq!(
+            with(&[("NON_OBJECT", "Wrap")]).unwrap_err().to_string(),
+            "NON_OBJECT=\"Wrap\" is invalid: expected wrap | fail"
+        );
     }
 
     #[test]

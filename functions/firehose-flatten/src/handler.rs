@@ -3,13 +3,14 @@
 //! exceeds the byte budget (records that do not fit are re-ingested and `Dropped`).
 
 use crate::config::{Config, Overflow};
-use crate::event::{
-    base64_len, json_string_len, record_size_for, FirehoseEvent, FirehoseRecord, FirehoseResponse,
-    RecordData, RecordResult, ResponseData, ResponseWriter, ENVELOPE_BYTES,
-};
 use crate::partition::{partition_values, watched_fields};
+use crate::request::{FirehoseEvent, FirehoseRecord, RecordData};
+use crate::response::{
+    base64_len, json_string_len, record_size_for, FirehoseResponse, RecordResult, ResponseData,
+    ResponseWriter, ENVELOPE_BYTES,
+};
+use ferrolake_flatten::{FlattenError, FlattenOptions, Flattener};
 use ferrolake_shared::batch::catch_panic_sync;
-use ferrolake_shared::flatten::{FlattenError, Flattener};
 use ferrolake_shared::retry::{Backoff, Deadline};
 use ferrolake_shared::streams::{put_all, Entry, StreamPut, Target};
 use ferrolake_shared::telemetry::Metrics;
@@ -216,9 +217,10 @@ impl<R: StreamPut> FirehoseFlatten<R> {
     }
 
     fn flattener(&self) -> Result<Flattener, FlattenError> {
-        Ok(Flattener::new(self.config.flatten.clone())?
-            .watch(&watched_fields(&self.config.partition_keys))
-            .drop_where(&self.config.drop_where))
+        Flattener::new(FlattenOptions {
+            watch: watched_fields(&self.config.partition_keys),
+            ..self.config.flatten.clone()
+        })
     }
 
     pub async fn handle(

@@ -1,15 +1,17 @@
 //! `firehose-flatten`: the Firehose data-transformation Lambda.
 //!
-//! - [`event`]: lenient request types and the response with exact size accounting.
+//! - [`request`]: lenient request types.
+//! - [`response`]: the response, written with exact size accounting.
 //! - [`config`]: settings from the environment.
 //! - [`partition`]: dynamic-partitioning keys.
 //! - [`handler`]: per-record processing, the 6 MB size guard, re-ingestion.
 //! - [`sample`]: a seeded generator of realistic clickstream events (tests, benchmarks).
 //!
-//! The flattening itself is `ferrolake_shared::flatten` (shared with athena-udf).
+//! The flattening itself is `ferrolake_flatten` (shared with athena-udf).
 
 pub mod config;
-pub mod event;
 pub mod handler;
 pub mod partition;
+pub mod request;
+pub mod response;
 pub mod sample;

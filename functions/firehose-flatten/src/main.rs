@@ -3,7 +3,7 @@
 
 use ferrolake_shared::streams::SdkStreams;
 use ferrolake_shared::telemetry;
-use firehose_flatten::{config::Config, event::FirehoseEvent, handler::FirehoseFlatten};
+use firehose_flatten::{config::Config, handler::FirehoseFlatten, request::FirehoseEvent};
 use lambda_runtime::LambdaEvent;
 
 const FUNCTION: &str = "firehose-flatten";

@@ -18,7 +18,6 @@
 pub mod aws;
 pub mod batch;
 pub mod envelope;
-pub mod flatten;
 pub mod heap;
 pub mod https;
 pub mod retry;

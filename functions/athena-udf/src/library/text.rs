@@ -2,7 +2,7 @@
 //! JSON flattening (the firehose-flatten flattener) and language detection.
 
 use crate::udf::RowValue;
-use ferrolake_shared::flatten::{FlattenOptions, Flattener};
+use ferrolake_flatten::{FlattenOptions, Flattener};
 use std::cell::RefCell;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

@@ -1,5 +1,5 @@
 use super::*;
-use crate::event::{ParsedResponse, ResponseRecord};
+use crate::response::{ParsedResponse, ResponseRecord};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use ferrolake_shared::streams::PutError;
@@ -144,13 +144,13 @@ async fn records_are_flattened_and_bad_ones_fail_alone_with_original_bytes() {
     // ProcessingFailed carries the original data unchanged.
     assert_eq!(
         response.records[1].data,
-        Some(crate::event::Data::text(&STANDARD.encode(b"{\"a\":")))
+        Some(crate::response::Data::text(&STANDARD.encode(b"{\"a\":")))
     );
     assert_eq!(
         response.records[2]
             .data
             .as_ref()
-            .map(crate::event::Data::to_text)
+            .map(crate::response::Data::to_text)
             .as_deref(),
         Some("@@not base64@@")
     );

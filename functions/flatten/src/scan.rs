@@ -2,7 +2,7 @@
 //! recursion. The flattener builds on it and copies numbers and strings verbatim (so
 //! numbers keep their exact digits and strings their escapes).
 
-use super::{Fallible, FlattenError};
+use crate::error::{Fallible, FlattenError};
 
 pub(crate) struct Scanner<'a> {
     pub input: &'a [u8],

@@ -436,10 +436,11 @@ fn bad_input_is_reported_with_position() {
 
 #[test]
 fn watched_fields_and_drop_rules() {
-    let mut f = Flattener::new(FlattenOptions::default())
-        .unwrap()
-        .watch(&["event_type".into(), "user_id".into(), "missing".into()])
-        .drop_where(&[("event_type".into(), "heartbeat".into())]);
+    let mut f = Flattener::new(opts(|o| {
+        o.watch = vec!["event_type".into(), "user_id".into(), "missing".into()];
+        o.drop_where = vec![("event_type".into(), "heartbeat".into())];
+    }))
+    .unwrap();
     let mut out = Vec::new();
     let s = f
         .flatten(b"{\"event\":{\"type\":\"cl\\u0069ck\"},\"user\":{\"id\":42}}\n{\"event\":{\"type\":\"heartbeat\"}}\n{\"event\":{\"type\":\"view\"}}", &mut out)
@@ -460,6 +461,46 @@ fn invalid_options_are_rejected() {
     assert!(Flattener::new(opts(|o| o.separator.clear())).is_err());
     assert!(Flattener::new(opts(|o| o.max_depth = 0)).is_err());
     assert!(Flattener::new(opts(|o| o.max_depth = MAX_DEPTH_LIMIT + 1)).is_err());
+}
+
+#[test]
+fn choices_parse_by_name_and_errors_list_them() {
+    for (name, mode) in [
+        ("keep", ArrayMode::Keep),
+        ("index", ArrayMode::Index),
+        ("json", ArrayMode::Json),
+        ("explode", ArrayMode::Explode),
+    ] {
+        assert_eq!(name.parse(), Ok(mode));
+    }
+    for (name, policy) in [
+        ("suffix", Collision::Suffix),
+        ("fail", Collision::Fail),
+        ("first", Collision::First),
+        ("last", Collision::Last),
+    ] {
+        assert_eq!(name.parse(), Ok(policy));
+    }
+    assert_eq!("wrap".parse(), Ok(NonObject::Wrap));
+    assert_eq!("fail".parse(), Ok(NonObject::Fail));
+    let err = "Keep".parse::<ArrayMode>().unwrap_err();
+    assert_eq!(
+        err,
+        ParseChoiceError {
+            option: "array mode",
+            input: "Keep".into(),
+            choices: "keep | index | json | explode",
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "invalid array mode \"Keep\": expected keep | index | json | explode"
+    );
+    assert_eq!(Collision::CHOICES, "suffix | fail | first | last");
+    assert_eq!(
+        " wrap".parse::<NonObject>().unwrap_err().to_string(),
+        "invalid non-object policy \" wrap\": expected wrap | fail"
+    );
 }
 
 // ---- properties ----
