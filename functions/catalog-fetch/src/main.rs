@@ -18,10 +18,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = ferrolake_shared::aws::load_config().await?;
     let auth = Authenticator::new(&config.auth, config.secret_ttl, &sdk)?;
     let catalog = HttpCatalog::new(config.url_template.clone(), config.timeout, auth)?;
-    let streams = SdkStreams {
-        firehose: aws_sdk_firehose::Client::new(&sdk),
-        kinesis: aws_sdk_kinesis::Client::new(&sdk),
-    };
+    let streams = SdkStreams::kinesis_only(&sdk);
     let function = CatalogFetch::new(catalog, streams, config);
     let function = &function;
     telemetry::run_runtime(

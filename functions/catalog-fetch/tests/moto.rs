@@ -268,10 +268,7 @@ async fn bearer_token_from_secrets_manager_and_sigv4_signing() -> TestResult {
     );
     let auth = Authenticator::new(&config.auth, config.secret_ttl, p.env.sdk_config())?;
     let catalog = HttpCatalog::new(config.url_template.clone(), config.timeout, auth)?;
-    let streams = SdkStreams {
-        firehose: aws_sdk_firehose::Client::new(p.env.sdk_config()),
-        kinesis: aws_sdk_kinesis::Client::new(p.env.sdk_config()),
-    };
+    let streams = SdkStreams::kinesis_only(p.env.sdk_config());
     let f = CatalogFetch::new(catalog, streams, config);
     p.publish(&[json!({"itemId": "ok-b"})]).await?;
     assert!(p.invoke(&f, 1).await?.failed.is_empty());
@@ -292,10 +289,7 @@ async fn bearer_token_from_secrets_manager_and_sigv4_signing() -> TestResult {
     );
     let auth = Authenticator::new(&config.auth, config.secret_ttl, p.env.sdk_config())?;
     let catalog = HttpCatalog::new(config.url_template.clone(), config.timeout, auth)?;
-    let streams = SdkStreams {
-        firehose: aws_sdk_firehose::Client::new(p.env.sdk_config()),
-        kinesis: aws_sdk_kinesis::Client::new(p.env.sdk_config()),
-    };
+    let streams = SdkStreams::kinesis_only(p.env.sdk_config());
     let f = CatalogFetch::new(catalog, streams, config);
     p.publish(&[json!({"itemId": "ok-s"})]).await?;
     assert!(p.invoke(&f, 1).await?.failed.is_empty());

@@ -13,10 +13,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init(FUNCTION);
     let config = Config::from_env()?;
     let sdk = ferrolake_shared::aws::load_config().await?;
-    let reingest = SdkStreams {
-        firehose: aws_sdk_firehose::Client::new(&sdk),
-        kinesis: aws_sdk_kinesis::Client::new(&sdk),
-    };
+    let reingest = SdkStreams::new(&sdk);
     let function = FirehoseFlatten::new(config, reingest);
     let function = &function;
     telemetry::run_runtime(

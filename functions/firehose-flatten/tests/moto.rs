@@ -19,10 +19,7 @@ use std::time::Duration;
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 fn function(env: &TestEnv, budget: Option<&str>) -> FirehoseFlatten<SdkStreams> {
-    let reingest = SdkStreams {
-        firehose: aws_sdk_firehose::Client::new(env.sdk_config()),
-        kinesis: aws_sdk_kinesis::Client::new(env.sdk_config()),
-    };
+    let reingest = SdkStreams::new(env.sdk_config());
     let budget = budget.map(str::to_string);
     let config = Config::from_lookup(move |k| {
         (k == "RESPONSE_BUDGET_BYTES")
@@ -228,12 +225,12 @@ async fn direct_put_reingestion_survives_injected_faults() -> TestResult {
     plan.operations = vec!["Firehose_20150804.PutRecordBatch".into()];
     let (proxy, faults) = chaos_proxy(moto().endpoint(), plan).await?;
     let reingest = SdkStreams {
-        firehose: aws_sdk_firehose::Client::from_conf(
+        firehose: Some(aws_sdk_firehose::Client::from_conf(
             aws_sdk_firehose::config::Builder::from(env.sdk_config())
                 .endpoint_url(proxy.url())
                 .build(),
-        ),
-        kinesis: aws_sdk_kinesis::Client::new(env.sdk_config()),
+        )),
+        kinesis: Some(aws_sdk_kinesis::Client::new(env.sdk_config())),
     };
     let f = FirehoseFlatten::new(Config::default(), reingest);
     let text = firehose_event(12, 5_500_000, false).replace(

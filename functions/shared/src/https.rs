@@ -13,15 +13,20 @@
 //! The SDK reaches it through [`SdkHttpClient`], an SDK HTTP client over the same reqwest
 //! connection pool, so the SDK's own hyper client (and its trust store) is never built.
 
+use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::result::ConnectorError;
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_runtime_api::client::runtime_components::{
+    RuntimeComponents, RuntimeComponentsBuilder,
+};
 use aws_smithy_runtime_api::http::Response;
 use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::timeout::TimeoutConfig;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -161,6 +166,23 @@ impl HttpClient for SdkHttpClient {
         }
     }
 
+    /// Called when an SDK client is built: the reqwest client for that configuration's
+    /// timeouts is built now, so a function's first request only looks it up (as the SDK's
+    /// own client also does its set-up here, at init).
+    fn validate_base_client_config(
+        &self,
+        _components: &RuntimeComponentsBuilder,
+        cfg: &ConfigBag,
+    ) -> Result<(), BoxError> {
+        let timeouts = cfg.load::<TimeoutConfig>();
+        let key = (
+            timeouts.and_then(|t| t.connect_timeout()),
+            timeouts.and_then(|t| t.read_timeout()),
+        );
+        self.connector(key)?;
+        Ok(())
+    }
+
     fn connector_metadata(&self) -> Option<ConnectorMetadata> {
         Some(ConnectorMetadata::new("reqwest", None))
     }
@@ -296,7 +318,19 @@ mod tests {
                 )
                 .load()
                 .await;
+            let http = SdkHttpClient::new().unwrap();
+            let config = aws_config::SdkConfig::builder()
+                .behavior_version(aws_config::BehaviorVersion::latest())
+                .http_client(http.clone())
+                .endpoint_url(config.endpoint_url().unwrap())
+                .region(config.region().cloned())
+                .credentials_provider(config.credentials_provider().unwrap())
+                .retry_config(RetryConfig::disabled())
+                .timeout_config(config.timeout_config().unwrap().clone())
+                .build();
             let kinesis = aws_sdk_kinesis::Client::new(&config);
+            // Built with the client (at init), not by the first request.
+            assert_eq!(http.connectors.lock().unwrap().len(), 1, "{what}");
             let err = kinesis
                 .describe_stream_summary()
                 .stream_name("s")
@@ -304,6 +338,7 @@ mod tests {
                 .await
                 .expect_err(what);
             assert!(crate::aws::is_transient(&err), "{what}: {err:?}");
+            assert_eq!(http.connectors.lock().unwrap().len(), 1, "{what}");
         }
         drop(silent);
     }

@@ -169,8 +169,8 @@ impl Pipeline {
         let catalog = HttpCatalog::new(config.url_template.clone(), config.timeout, auth)
             .expect("http client");
         let streams = SdkStreams {
-            firehose: aws_sdk_firehose::Client::new(self.env.sdk_config()),
-            kinesis,
+            firehose: None,
+            kinesis: Some(kinesis),
         };
         CatalogFetch::new(catalog, streams, config).with_backoff(Backoff {
             base: Duration::from_millis(20),
