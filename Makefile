@@ -31,10 +31,10 @@ export AWS_CONFIG_FILE := /dev/null
 export AWS_SHARED_CREDENTIALS_FILE := /dev/null
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help setup toolchain crates fresh-check venv tools postgres fmt fmt-check clippy unit-test test template-check deny build build-x86 bench bench-smoke demo fuzz fuzz-smoke soak clean java-conformance java-peer
+.PHONY: help setup toolchain crates fresh-check venv tools postgres fmt fmt-check clippy unit-test test template-check deny build build-x86 bench cold-start bench-smoke demo fuzz fuzz-smoke soak clean java-conformance java-peer
 
 help:
-	@echo "make setup | test | demo | fmt | clippy | template-check | deny | build | build-x86 | bench | bench-smoke | fuzz | fuzz-smoke | soak | java-conformance | clean"
+	@echo "make setup | test | demo | fmt | clippy | template-check | deny | build | build-x86 | bench | cold-start | bench-smoke | fuzz | fuzz-smoke | soak | java-conformance | clean"
 
 setup: toolchain crates venv postgres
 
@@ -175,6 +175,14 @@ bench: setup
 	cargo build --release --locked --manifest-path bench/runtime_floor/Cargo.toml
 	cargo lambda build --release --arm64 --locked $(FUNCTION_PACKAGES)
 	$(PY) bench/run.py
+
+# Cold starts only (#24): the release binaries, the bare-runtime floor and the peers (Python
+# with boto3, the Java UDF Lambda) started as Lambda starts them, 20 starts each; prints the
+# table (docs/cold-start.md says how to read it) and saves cold-start.json in the target dir.
+cold-start: setup
+	cargo build --release --locked --target x86_64-unknown-linux-gnu --bins $(FUNCTION_PACKAGES)
+	cargo build --release --locked --manifest-path bench/runtime_floor/Cargo.toml
+	$(PY) bench/run.py --cold-only --starts 20
 
 # Every part of make bench for about a second each, on the debug binaries; writes to the
 # cargo target dir (bench-smoke/), not docs/. CI runs it (.ci/run) so the benchmarks keep

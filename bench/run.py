@@ -220,7 +220,9 @@ def environment(mode, moto_url):
 
 
 def subjects(bin_dir, catalog_url):
-    """(name, command, extra env, first event path, is_python)."""
+    """(name, command, extra env, first event path, is_peer): the floor, the five binaries,
+    then the peers (Python with boto3, and the Java UDF Lambda under the Java runtime
+    interface client), all started the same way."""
     ev = ROOT / "events"
     rust = {
         "catalog-fetch": ({"CATALOG_API_URL": catalog_url + "/items/{id}", "STREAM_NAME": "bench-catalog"},
@@ -247,6 +249,8 @@ def subjects(bin_dir, catalog_url):
                           ("boto3_baseline", ev / "catalog-fetch/raw-delivery.json")]:
         out.append((f"python: {module}", py, {"_HANDLER": f"{module}.handler", "AWS_LAMBDA_FUNCTION_NAME": module},
                     event, True))
+    out.append(("java: athena-udfs UDF Lambda (SDK handler + RIC)", java_peer_command(),
+                {"AWS_LAMBDA_FUNCTION_NAME": "java-udf"}, ev / "athena-udf/compress.json", True))
     return out
 
 
@@ -275,8 +279,8 @@ def p95(values):
 
 def cold_starts(bin_dir, moto_url, catalog_url, reps, logs, mode="lambda", rust_only=False):
     rows = []
-    for name, command, extra, event, is_python in subjects(bin_dir, catalog_url):
-        if rust_only and is_python:
+    for name, command, extra, event, is_peer in subjects(bin_dir, catalog_url):
+        if rust_only and is_peer:
             continue
         env = dict(environment(mode, moto_url), **extra)
         colds, firsts, kinds = [], [], set()
@@ -287,7 +291,7 @@ def cold_starts(bin_dir, moto_url, catalog_url, reps, logs, mode="lambda", rust_
             firsts.append(seconds)
             kinds.add(kind if kind == "response" else f"{kind}: {error_type(body)}")
         both = [c + f for c, f in zip(colds, firsts)]
-        rows.append({"name": name, "python": is_python, "mode": mode, "starts": reps,
+        rows.append({"name": name, "peer": is_peer, "mode": mode, "starts": reps,
                      "cold_ms": statistics.median(colds) * 1000, "cold_p95_ms": p95(colds) * 1000,
                      "cold_min_ms": min(colds) * 1000, "first_ms": statistics.median(firsts) * 1000,
                      "first_p95_ms": p95(firsts) * 1000, "init_first_ms": statistics.median(both) * 1000,
@@ -582,8 +586,8 @@ def build_report(r):
         w(f"| {row['name']} | **{row['cold_ms']:.1f}** / {row.get('cold_p95_ms', row['cold_ms']):.1f} ms | "
           f"{row['first_ms']:.1f} / {row.get('first_p95_ms', row['first_ms']):.1f} ms | {row.get('init_first_ms', 0):.1f} ms | "
           f"{'; '.join(row['answered'])} | "
-          f"{fmt_size(size.get('x86_64')) if not row['python'] else '—'} | {fmt_size(size.get('arm64')) if not row['python'] else '—'} | "
-          f"{fmt_size(size.get('arm64_zip')) if not row['python'] else '—'} |")
+          f"{fmt_size(size.get('x86_64')) if not row['peer'] else '—'} | {fmt_size(size.get('arm64')) if not row['peer'] else '—'} | "
+          f"{fmt_size(size.get('arm64_zip')) if not row['peer'] else '—'} |")
     w("")
     if r.get("cold_machine"):
         w("The same processes started with this machine's own environment (`SSL_CERT_DIR` with one file per "
@@ -685,7 +689,7 @@ def chart(r, path):
     ax.legend(fontsize=8)
     ax = axes[2]
     names = [c["name"].replace("python: ", "py ") for c in r["cold"]]
-    ax.barh(names, [c["cold_ms"] for c in r["cold"]], color=["#1c7ed6" if c["python"] else "#d9480f" for c in r["cold"]])
+    ax.barh(names, [c["cold_ms"] for c in r["cold"]], color=["#1c7ed6" if c["peer"] else "#d9480f" for c in r["cold"]])
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
@@ -698,22 +702,27 @@ def chart(r, path):
 
 
 def cold_only(bin_dir, starts):
-    """Spawn → first poll and the first invocation of the release binaries and the floor in
-    Lambda's environment, printed as a table (no report written)."""
+    """Spawn → first poll and the first invocation in Lambda's environment: the floor, the
+    release binaries and the peers, printed as a table with the peers' ratios, and saved as
+    JSON in the cargo target dir (no report written)."""
     logs = open(TARGET / "bench-functions.log", "w")
     moto = Moto(logs)
     api = catalog_api()
     try:
         moto.provision()
-        rows = cold_starts(bin_dir, moto.url, "http://127.0.0.1:%d" % api.server_address[1], starts, logs,
-                           "lambda", rust_only=True)
+        rows = cold_starts(bin_dir, moto.url, "http://127.0.0.1:%d" % api.server_address[1], starts, logs, "lambda")
     finally:
         api.shutdown()
         moto.stop()
-    print(f"{'function':34} {'cold p50':>9} {'p95':>7} {'min':>6} {'first p50':>10} {'init+first':>11}")
+    (TARGET / "cold-start.json").write_text(json.dumps(rows, indent=1))
+    print(f"{'start':50} {'cold p50':>9} {'p95':>7} {'min':>6} {'first p50':>10} {'init+first':>11}")
     for row in rows:
-        print(f"{row['name']:34} {row['cold_ms']:9.2f} {row['cold_p95_ms']:7.2f} {row['cold_min_ms']:6.2f} {row['first_ms']:10.2f} "
-              f"{row['init_first_ms']:11.2f}  {row['answered']}")
+        print(f"{row['name']:50} {row['cold_ms']:9.2f} {row['cold_p95_ms']:7.2f} {row['cold_min_ms']:6.2f} "
+              f"{row['first_ms']:10.2f} {row['init_first_ms']:11.2f}  {row['answered']}")
+    slowest = max((r for r in rows if not r["peer"] and not r["name"].startswith("floor")), key=lambda r: r["cold_ms"])
+    for peer in (r for r in rows if r["peer"]):
+        print(f"{peer['name']}: {peer['cold_ms'] / slowest['cold_ms']:.0f}x the slowest binary's cold start, "
+              f"{peer['init_first_ms'] / slowest['init_first_ms']:.0f}x its init + first invocation")
 
 
 def main():
@@ -816,7 +825,7 @@ def main():
                       "column is the arm64 `bootstrap` deflated as a zip would store it (what Lambda downloads).")
 
     # goals
-    rust_cold = [c_ for c_ in r["cold"] if not c_["python"] and not c_["name"].startswith("floor")]
+    rust_cold = [c_ for c_ in r["cold"] if not c_["peer"] and not c_["name"].startswith("floor")]
     boto = next(c_ for c_ in r["cold"] if c_["name"] == "python: boto3_baseline")
     worst_cold = max(c_["cold_ms"] for c_ in rust_cold)
     f3 = r["firehose"][-1]
