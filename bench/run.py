@@ -34,7 +34,9 @@ TARGET = Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache/ferrolake
 PROBE = TARGET / "debug/ferrolake-runtime-probe"
 DATA = Path.home() / ".cache/ferrolake/bench-data"
 PEERS = ROOT / "bench/peers"
-VENV_PY = ROOT / ".venv/bin/python"
+# The project venv: $FERROLAKE_VENV or <workspace>/.venv (as ferrolake_local_aws::venv).
+VENV = Path(os.environ.get("FERROLAKE_VENV", ROOT / ".venv"))
+VENV_PY = VENV / "bin/python"
 FUNCTIONS = ["catalog-fetch", "firehose-flatten", "athena-udf", "crawler-trigger", "redshift-config"]
 ROWS = [1_000, 10_000, 100_000]
 MiB = 1024 * 1024
@@ -110,7 +112,7 @@ class Moto:
     def __init__(self, logs):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen([str(ROOT / ".venv/bin/moto_server"), "-p", str(self.port)],
+        self.proc = subprocess.Popen([str(VENV / "bin/moto_server"), "-p", str(self.port)],
                                      stdout=logs, stderr=logs)
         for _ in range(100):
             try:

@@ -444,6 +444,9 @@ impl LocalLambda {
     }
 
     fn log_tail(&self) -> String {
+        if matches!(self.output, Output::Stderr) {
+            return "this process's stderr".into();
+        }
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().rev().take(5).collect();
         format!(
