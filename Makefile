@@ -129,7 +129,7 @@ JAVA_POM   := tests/java/pom.xml
 JAVA_STAMP  = $(M2_REPO)/.ferrolake-java-$(shell sha256sum $(JAVA_POM) 2>/dev/null | cut -c1-12)
 java-conformance: venv
 	@command -v mvn >/dev/null || { echo "java-conformance: mvn not found (Maven 3.8+ and a JDK 17+ are needed)" >&2; exit 1; }
-	cargo build --locked -p athena-udf -p ferrolake-tests --bins
+	cargo build --locked -p athena-udf -p ferrolake-local-aws --bins
 	mvn -B --no-transfer-progress -f $(JAVA_POM) -Dmaven.repo.local=$(M2_REPO) $$(test -f $(JAVA_STAMP) && echo -o) \
 	  -Dferrolake.bin.dir=$(CARGO_TARGET_DIR)/debug -Dferrolake.java.build=$(HOME)/.cache/ferrolake/java-target test
 	@touch $(JAVA_STAMP)
@@ -167,12 +167,13 @@ build-x86: venv
 # Criterion benchmarks (slow and noisy: not part of `make test`). Results: docs/benchmarks.md.
 # ferrolake against the Python peers (bench/peers/) in one run: criterion benchmarks, the
 # peers on the same documents, cold starts / first invocations / peak RSS through a local
-# Runtime API, binary sizes; writes docs/benchmarks.md and docs/benchmarks.png (bench/run.py).
+# Runtime API (ferrolake-runtime-probe), binary sizes; writes docs/benchmarks.md and docs/benchmarks.png (bench/run.py).
 # Release binaries: x86_64 (measured here) and arm64 (sizes; what sam build deploys).
 FUNCTION_PACKAGES := -p catalog-fetch -p firehose-flatten -p athena-udf -p crawler-trigger -p redshift-config
 bench: setup
 	cargo build --release --locked --target x86_64-unknown-linux-gnu --bins $(FUNCTION_PACKAGES)
 	cargo build --release --locked --manifest-path bench/runtime_floor/Cargo.toml
+	cargo build --locked -p ferrolake-local-aws --bin ferrolake-runtime-probe
 	cargo lambda build --release --arm64 --locked $(FUNCTION_PACKAGES)
 	$(PY) bench/run.py
 

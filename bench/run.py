@@ -8,11 +8,12 @@ docs/benchmarks.md (ratios first, absolute figures as context) and docs/benchmar
 Inputs are the seeded generators' documents, exported by the Rust benchmarks themselves
 (BENCH_EXPORT), so both sides read the same bytes. Rust throughput comes from criterion;
 the peers (bench/peers/) run in the project venv. Cold starts, first invocations and peak
-RSS are measured through a local Lambda Runtime API (bench/lambda_local.py), against moto
-where a function calls AWS.
+RSS are measured through the local Lambda Runtime API (ferrolake-runtime-probe, the Rust one
+in tests/local-aws that the demo and the tests use), against moto where a function calls AWS.
 """
 
 import argparse
+import base64
 import datetime
 import json
 import os
@@ -21,18 +22,21 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
-from lambda_local import RuntimeApi  # noqa: E402
-
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache/ferrolake/target"))
+# The local Lambda Runtime API (tests/local-aws/src/bin/runtime_probe.rs); `make bench` and
+# `make bench-smoke` build it.
+PROBE = TARGET / "debug/ferrolake-runtime-probe"
 DATA = Path.home() / ".cache/ferrolake/bench-data"
 PEERS = ROOT / "bench/peers"
-VENV_PY = ROOT / ".venv/bin/python"
+# The project venv: $FERROLAKE_VENV or <workspace>/.venv (as ferrolake_local_aws::venv).
+VENV = Path(os.environ.get("FERROLAKE_VENV", ROOT / ".venv"))
+VENV_PY = VENV / "bin/python"
 FUNCTIONS = ["catalog-fetch", "firehose-flatten", "athena-udf", "crawler-trigger", "redshift-config"]
 ROWS = [1_000, 10_000, 100_000]
 MiB = 1024 * 1024
@@ -108,7 +112,7 @@ class Moto:
     def __init__(self, logs):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen([str(ROOT / ".venv/bin/moto_server"), "-p", str(self.port)],
+        self.proc = subprocess.Popen([str(VENV / "bin/moto_server"), "-p", str(self.port)],
                                      stdout=logs, stderr=logs)
         for _ in range(100):
             try:
@@ -254,12 +258,74 @@ def subjects(bin_dir, catalog_url):
     return out
 
 
+class RuntimeApi:
+    """One function process (a Rust `bootstrap`, `python bootstrap.py`, the JVM) behind the local
+    Lambda Runtime API, through ferrolake-runtime-probe: spawn → its first GET
+    /invocation/next (cold start), events handed over one at a time, each answer timed from
+    hand-over to arrival, peak RSS (VmHWM) from /proc."""
+
+    def __init__(self):
+        self.process = None
+        self.log_name = "the function log"
+
+    def start(self, command, env, log):
+        """Spawn the function with exactly `env`; returns spawn → first poll in seconds."""
+        if not PROBE.exists():
+            raise RuntimeError(f"{PROBE} not found: cargo build -p ferrolake-local-aws --bins")
+        self.log_name = getattr(log, "name", self.log_name)
+        self.process = subprocess.Popen([str(PROBE), "--stdin", "--", *command], env=dict(env),
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log)
+        return self._line()["cold_start_s"]
+
+    def _line(self):
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"ferrolake-runtime-probe ended (status {self.process.wait()}); see {self.log_name}")
+        return json.loads(line)
+
+    def invoke(self, event):
+        """Hand one event (a file, bytes or JSON); returns (kind, seconds from hand-over to
+        answer, body). kind: response | error | init-error."""
+        if isinstance(event, (dict, list)):
+            event = json.dumps(event).encode()
+        temporary = None
+        if isinstance(event, bytes):
+            temporary = tempfile.NamedTemporaryFile(prefix="ferrolake-event-", suffix=".json")
+            temporary.write(event)
+            temporary.flush()
+            event = temporary.name
+        try:
+            self.process.stdin.write(f"{event}\n".encode())
+            self.process.stdin.flush()
+            answer = self._line()
+        finally:
+            if temporary:
+                temporary.close()
+        body = answer["body"].encode() if "body" in answer else base64.b64decode(answer["body_b64"])
+        return answer["kind"], answer["seconds"], body
+
+    def peak_rss_mib(self):
+        self.process.stdin.write(b"peak-rss\n")
+        self.process.stdin.flush()
+        peak = self._line()["peak_rss_mib"]
+        return float("nan") if peak is None else peak
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.stdin.close()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
 def run_subject(command, env, events, logs):
     """Start, answer `events` in order; (cold start s, [(kind, s, body)], peak RSS MiB)."""
     api = RuntimeApi()
     try:
         cold = api.start(command, env, logs)
-        answers = [api.invoke(Path(e).read_bytes() if isinstance(e, Path) else e) for e in events]
+        answers = [api.invoke(e) for e in events]
         return cold, answers, api.peak_rss_mib()
     finally:
         api.stop()
@@ -343,7 +409,7 @@ def udf_processes(bin_dir, moto_url, reps, calls, logs):
             api.start(command, subject_env, logs)
             for case in ["compress", "hash_pii"]:
                 for rows in ROWS:
-                    doc = (DATA / f"athena-{case}-{rows}.json").read_bytes()
+                    doc = DATA / f"athena-{case}-{rows}.json"
                     if f"{case}-{rows}" in too_large:
                         row["rps"][f"{case}-{rows}"] = None
                         continue
@@ -535,7 +601,7 @@ def build_report(r):
           "(`tests/java`, `AthenaUdfsReference`: byte-identical `compress` output) plus an HMAC-SHA256 `hash_pii`, "
           "started by Lambda's Java runtime interface client (`aws-lambda-java-runtime-interface-client` 2.10.1) with "
           "the JVM flags of Lambda's Java 17 runtime. Both processes run behind the same local Runtime API "
-          "(`bench/lambda_local.py`) with `AWS_LAMBDA_FUNCTION_MEMORY_SIZE=512`; rows/s are warm invocations "
+          "(`ferrolake-runtime-probe`) with `AWS_LAMBDA_FUNCTION_MEMORY_SIZE=512`; rows/s are warm invocations "
           "(request handed over → response, median of several after one warm-up), so they include the JSON/Arrow "
           "transfer both pay on Lambda. GB-s per million rows at the smallest memory setting that fits the peak RSS "
           "with 25 % headroom, CPU in proportion to memory.")
@@ -567,7 +633,7 @@ def build_report(r):
     # Cold start.
     w("## Cold start, first invocation, binary size")
     w("")
-    w("Each process started " + str(r["reps"]) + " times through `bench/lambda_local.py` (a local Lambda Runtime "
+    w("Each process started " + str(r["reps"]) + " times through `ferrolake-runtime-probe` (a local Lambda Runtime "
       "API): spawn → first `GET /invocation/next` (everything `main` does first: telemetry, config, SDK client "
       "construction), then the first invocation (event handed over → response), median. " + r["bin_note"] +
       " AWS calls go to moto. The Python peers start through `bench/peers/bootstrap.py`, a standard-library "

@@ -1,7 +1,7 @@
 //! The docs name tests as evidence; every named test must exist where the docs say. And the
 //! README and docs/ link to each other: every relative link must reach a file (and heading).
 
-use ferrolake_shared::testing::workspace_root;
+use ferrolake_local_aws::workspace_root;
 use std::path::{Path, PathBuf};
 
 /// `` `path` · `test` `` pairs in a markdown document.

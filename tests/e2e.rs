@@ -3,7 +3,7 @@
 //! Every change must arrive flattened in S3 exactly once, malformed notifications in the
 //! DLQ, nothing else lost; the UDFs and redshift-config must check out.
 
-use ferrolake_tests::demo::{self, Options, Stage};
+use ferrolake_local_aws::demo::{self, Options, Stage};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn pipeline_end_to_end() {
@@ -12,7 +12,7 @@ async fn pipeline_end_to_end() {
     let d = demo::run(&options).await.unwrap_or_else(|e| panic!("{e}"));
     let s = &d.summary;
     let template = demo::template::Template::load(
-        &ferrolake_shared::testing::workspace_root().join("template.yaml"),
+        &ferrolake_local_aws::workspace_root().join("template.yaml"),
     )
     .unwrap();
     assert_eq!(

@@ -1,10 +1,10 @@
 //! IAM is enforced in the demo: template.yaml broken on purpose must fail the run, naming
-//! the function, the action and the resource (tests/demo/iam.rs, tests/moto_strict.py).
+//! the function, the action and the resource (tests/local-aws/src/demo/iam.rs, tests/moto_strict.py).
 //! Twice: catalog-fetch's kinesis:PutRecords removed, and its Resource narrowed to another
 //! stream (the second only fails because the strict moto resolves Kinesis requests to the
 //! stream's ARN; moto alone authorises them against `*`).
 
-use ferrolake_tests::demo::{self, Options, Stage};
+use ferrolake_local_aws::demo::{self, Options, Stage};
 use std::time::Duration;
 
 const WRITE_STREAM: &str = "              - Sid: WriteStream
@@ -16,7 +16,7 @@ const WRITE_STREAM: &str = "              - Sid: WriteStream
 /// Run the demo (5 events) on template.yaml with `WRITE_STREAM` replaced by `replacement`;
 /// returns the failed stage and its message.
 async fn run_broken(stack: &str, replacement: &str) -> (Stage, String, String) {
-    let root = ferrolake_shared::testing::workspace_root();
+    let root = ferrolake_local_aws::workspace_root();
     let original = std::fs::read_to_string(root.join("template.yaml")).expect("template.yaml");
     assert!(
         original.contains(WRITE_STREAM),

@@ -3,10 +3,10 @@
 //! names (`TestEnv::name`), so tests run in parallel on one moto.
 
 use aws_sdk_sqs::types::QueueAttributeName;
+use ferrolake_local_aws::{create_queue, moto, postgres, receive_messages, TestEnv};
 use ferrolake_shared::envelope::{
     open_sqs_body, s3_notification_from_sqs_body, S3Notification, SqsPayload,
 };
-use ferrolake_shared::testing::{create_queue, moto, postgres, receive_messages, TestEnv};
 use std::time::{Duration, Instant};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;

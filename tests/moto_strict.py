@@ -1,4 +1,4 @@
-"""moto in server mode with IAM enforced, for `make demo` and the e2e test (tests/demo/iam.rs).
+"""moto in server mode with IAM enforced, for `make demo` and the e2e test (tests/local-aws/src/demo/iam.rs).
 
 moto 5.2.5 checks SigV4 signatures and identity policies once INITIAL_NO_AUTH_ACTION_COUNT
 requests have passed, but it authorises every request against the resource `*` except for

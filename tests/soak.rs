@@ -6,14 +6,16 @@
 //! duplicates, finds no panics and no restarts, and samples the process's memory.
 //! SOAK_MESSAGES overrides the 10,000.
 
-use ferrolake_shared::testing::{
+use ferrolake_local_aws::demo::drivers::{SqsMapping, SqsMappingStats, TimeScale};
+use ferrolake_local_aws::demo::provision::{create_stack, Clients, Stack};
+use ferrolake_local_aws::demo::runtime::LocalLambda;
+use ferrolake_local_aws::demo::{
+    catalog, default_bin_dir, log_lines, queue_depth, report, template,
+};
+use ferrolake_local_aws::{
     chaos_proxy, contract_proxy, moto, read_stream, ContractCounts, Fault, FaultPlan, FaultProxy,
     SqsEventSource, StubRequest, StubResponse, TestEnv,
 };
-use ferrolake_tests::demo::drivers::{SqsMapping, SqsMappingStats, TimeScale};
-use ferrolake_tests::demo::provision::{create_stack, Clients, Stack};
-use ferrolake_tests::demo::runtime::LocalLambda;
-use ferrolake_tests::demo::{catalog, default_bin_dir, log_lines, queue_depth, report, template};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,10 +38,9 @@ struct Soak {
 async fn stack(name: &str, overrides: &[(&str, &str)]) -> Soak {
     let env = TestEnv::new(name).await;
     let clients = Clients::new(env.sdk_config(), moto().endpoint());
-    let template = template::Template::load(
-        &ferrolake_shared::testing::workspace_root().join("template.yaml"),
-    )
-    .unwrap();
+    let template =
+        template::Template::load(&ferrolake_local_aws::workspace_root().join("template.yaml"))
+            .unwrap();
     let mut params: HashMap<String, String> = overrides
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -165,7 +166,7 @@ async fn drive(
     (rss, stats)
 }
 
-/// The contract layer (AWS's request limits, ferrolake_shared::testing::contract_proxy) in
+/// The contract layer (AWS's request limits, ferrolake_local_aws::contract_proxy) in
 /// front of moto: the fault proxies forward to it, so faults and limits compose.
 async fn limits() -> (FaultProxy, Arc<ContractCounts>) {
     contract_proxy(moto().endpoint()).await.unwrap()
@@ -183,7 +184,7 @@ fn assert_within_limits(counts: &ContractCounts) {
 
 /// `count` processes of the function (Lambda execution environments).
 async fn start_instances(
-    spec: &ferrolake_tests::demo::provision::FunctionSpec,
+    spec: &ferrolake_local_aws::demo::provision::FunctionSpec,
     environment: Vec<(String, String)>,
     scratch: &std::path::Path,
     count: usize,

@@ -108,7 +108,7 @@ fn benches(c: &mut Criterion) {
         .expect("runtime");
     let cases = cases();
     let (one, two) = (function(1), function(2));
-    let before = ferrolake_shared::testing::peak_rss_mib();
+    let before = ferrolake_local_aws::peak_rss_mib();
     for (name, rows, json) in cases.iter().filter(|c| c.1 == 100_000) {
         println!(
             "{name}: request {} bytes, response {} bytes for {rows} rows",
@@ -118,13 +118,13 @@ fn benches(c: &mut Criterion) {
     }
     println!(
         "peak RSS {:.1} MiB after the 100k-row batches ({:.1} MiB before, all requests built)",
-        ferrolake_shared::testing::peak_rss_mib(),
+        ferrolake_local_aws::peak_rss_mib(),
         before
     );
     let mut group = c.benchmark_group("athena-udf");
     group
         .sample_size(10)
-        .measurement_time(ferrolake_shared::testing::bench_seconds(10));
+        .measurement_time(ferrolake_local_aws::bench_seconds(10));
     for (name, rows, json) in &cases {
         group.throughput(Throughput::Elements(*rows as u64));
         group.bench_with_input(BenchmarkId::new(*name, rows), json, |b, json| {

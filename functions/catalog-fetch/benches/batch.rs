@@ -9,11 +9,11 @@ use catalog_fetch::catalog_api::{Authenticator, HttpCatalog};
 use catalog_fetch::config::Config;
 use catalog_fetch::handler::CatalogFetch;
 use criterion::{criterion_group, BenchmarkId, Criterion};
+use ferrolake_local_aws::AcceptAll;
+use ferrolake_local_aws::{HttpStub, StubResponse};
 use ferrolake_shared::batch::SqsBatchFunction;
 use ferrolake_shared::retry::Deadline;
-use ferrolake_shared::streams::AcceptAll;
 use ferrolake_shared::telemetry::Metrics;
-use ferrolake_shared::testing::{HttpStub, StubResponse};
 use std::time::Duration;
 
 /// The catalog API's latency per request.
@@ -88,7 +88,7 @@ fn benches(c: &mut Criterion) {
     let mut group = c.benchmark_group("catalog-fetch");
     group
         .sample_size(10)
-        .measurement_time(ferrolake_shared::testing::bench_seconds(5));
+        .measurement_time(ferrolake_local_aws::bench_seconds(5));
     group.bench_with_input(BenchmarkId::new("one call", "1 message"), &one, |b, e| {
         b.iter(|| run(&concurrent, &rt, e))
     });

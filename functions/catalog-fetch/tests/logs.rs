@@ -8,7 +8,7 @@ use common::*;
 
 #[tokio::test]
 async fn the_api_key_never_appears_in_the_logs() -> TestResult {
-    let (sink, _guard) = ferrolake_shared::testing::LogCapture::start("catalog-fetch", "trace");
+    let (sink, _guard) = ferrolake_local_aws::LogCapture::start("catalog-fetch", "trace");
 
     let p = Pipeline::new("cf-secret-logs", false).await?;
     let sm = aws_sdk_secretsmanager::Client::new(p.env.sdk_config());

@@ -11,10 +11,10 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use crawler_trigger::config::Config;
 use crawler_trigger::glue::GlueSdk;
 use crawler_trigger::handler::{metric, CrawlerTrigger};
+use ferrolake_local_aws::{create_queue, moto, SqsEventSource, TestEnv};
 use ferrolake_shared::batch::SqsBatchFunction;
 use ferrolake_shared::retry::{Backoff, Deadline};
 use ferrolake_shared::telemetry::Metrics;
-use ferrolake_shared::testing::{create_queue, moto, SqsEventSource, TestEnv};
 use std::time::{Duration, Instant};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -326,7 +326,7 @@ async fn unknown_crawler_is_poison_and_ends_in_the_dlq() -> TestResult {
         again.records.is_empty(),
         "past maxReceiveCount the queue no longer delivers it"
     );
-    let dead = ferrolake_shared::testing::receive_messages(
+    let dead = ferrolake_local_aws::receive_messages(
         &lake.source.sqs,
         &lake.dlq_url,
         1,

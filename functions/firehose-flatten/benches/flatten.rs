@@ -7,8 +7,8 @@
 //! Also: the `serde_json::Value` round-trip floor, and peak RSS after a 6 MB batch.
 
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
+use ferrolake_local_aws::AcceptAll;
 use ferrolake_shared::retry::Deadline;
-use ferrolake_shared::streams::AcceptAll;
 use ferrolake_shared::telemetry::Metrics;
 use firehose_flatten::config::Config;
 use firehose_flatten::handler::FirehoseFlatten;
@@ -70,7 +70,7 @@ fn benches(c: &mut Criterion) {
     let mut group = c.benchmark_group("firehose-flatten");
     group
         .sample_size(10)
-        .measurement_time(ferrolake_shared::testing::bench_seconds(10));
+        .measurement_time(ferrolake_local_aws::bench_seconds(10));
     for mb in [1usize, 3, 6] {
         let event = firehose_event(42, mb * 1_000_000, false);
         group.throughput(Throughput::Bytes(event.len() as u64));
@@ -98,7 +98,7 @@ fn benches(c: &mut Criterion) {
 fn report_sizes_and_memory() {
     let rt = runtime();
     let f = FirehoseFlatten::new(Config::from_lookup(|_| None).expect("defaults"), AcceptAll);
-    let before = ferrolake_shared::testing::peak_rss_mib();
+    let before = ferrolake_local_aws::peak_rss_mib();
     let event = firehose_event(42, 6_000_000, false);
     let response = handler_path(&f, &rt, &event);
     let parsed: FirehoseEvent = serde_json::from_str(&event).expect("event");
@@ -119,7 +119,7 @@ fn report_sizes_and_memory() {
         parsed.records.len(),
         response,
         output as f64 / input as f64,
-        ferrolake_shared::testing::peak_rss_mib(),
+        ferrolake_local_aws::peak_rss_mib(),
         before
     );
 }

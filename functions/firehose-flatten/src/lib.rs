@@ -5,7 +5,8 @@
 //! - [`config`]: settings from the environment.
 //! - [`partition`]: dynamic-partitioning keys.
 //! - [`handler`]: per-record processing, the 6 MB size guard, re-ingestion.
-//! - [`sample`]: a seeded generator of realistic clickstream events (tests, benchmarks).
+//! - `sample` (feature `sample`, on for this crate's tests and benchmarks): a seeded
+//!   generator of realistic clickstream events. Not in the release binary.
 //!
 //! The flattening itself is `ferrolake_flatten` (shared with athena-udf).
 
@@ -14,4 +15,5 @@ pub mod handler;
 pub mod partition;
 pub mod request;
 pub mod response;
+#[cfg(any(test, feature = "sample"))]
 pub mod sample;

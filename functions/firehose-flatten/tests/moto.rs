@@ -4,10 +4,10 @@
 //! Firehose would send.
 
 use aws_sdk_firehose::types::{DeliveryStreamType, ExtendedS3DestinationConfiguration};
+use ferrolake_local_aws::{read_stream, TestEnv};
 use ferrolake_shared::retry::Deadline;
 use ferrolake_shared::streams::SdkStreams;
 use ferrolake_shared::telemetry::Metrics;
-use ferrolake_shared::testing::{read_stream, TestEnv};
 use firehose_flatten::config::Config;
 use firehose_flatten::handler::{metric, FirehoseFlatten};
 use firehose_flatten::request::FirehoseEvent;
@@ -217,7 +217,7 @@ async fn kinesis_source_overflow_is_reingested_with_original_partition_keys() ->
 /// still ends re-ingested (Dropped, and its original in S3) or ProcessingFailed — never lost.
 #[tokio::test]
 async fn direct_put_reingestion_survives_injected_faults() -> TestResult {
-    use ferrolake_shared::testing::{chaos_proxy, moto, FaultPlan};
+    use ferrolake_local_aws::{chaos_proxy, moto, FaultPlan};
     let env = TestEnv::new("fh-chaos").await;
     let (s3, bucket, stream) = direct_put_stream(&env).await?;
     let mut plan = FaultPlan::uniform(0.2, 31);

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Fixture, TestResult};
-use ferrolake_shared::testing::LogCapture;
+use ferrolake_local_aws::LogCapture;
 use redshift_config::ident::{md5_password, Ident};
 
 use redshift_config::reconcile::Mode;

@@ -13,7 +13,9 @@
 //!   cache, and the versions, stages and writes of managed secrets and rotation.
 //! - `streams` (feature `streams`): Kinesis PutRecords / Firehose PutRecordBatch without
 //!   losing records.
-//! - `testing` (feature `test-support`): the local stack — moto server and a throwaway PostgreSQL.
+//!
+//! The local stack (moto, PostgreSQL, the demo's stand-ins) is a dev-only crate,
+//! `ferrolake-local-aws` (tests/local-aws/); nothing here is test code.
 
 pub mod aws;
 pub mod batch;
@@ -27,5 +29,21 @@ pub mod secrets;
 pub mod streams;
 pub mod telemetry;
 
-#[cfg(feature = "test-support")]
-pub mod testing;
+/// Kept only for the unit tests in `functions/*/src/config.rs` (`Config::from_lookup`), which
+/// name this path; `ferrolake_local_aws::env_lookup` is the same function for everything else.
+#[doc(hidden)]
+pub mod testing {
+    /// An environment lookup over fixed pairs (first match wins), for `Config::from_lookup`.
+    pub fn env_lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + Clone + use<> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        }
+    }
+}

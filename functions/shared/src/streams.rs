@@ -324,22 +324,6 @@ impl StreamPut for SdkStreams {
     }
 }
 
-/// A sink that accepts every entry without any network: benchmarks measure the path up to
-/// the write, not the write.
-#[cfg(feature = "test-support")]
-pub struct AcceptAll;
-
-#[cfg(feature = "test-support")]
-impl StreamPut for AcceptAll {
-    async fn put(
-        &self,
-        _target: &Target,
-        entries: &[Entry<'_>],
-    ) -> Result<Vec<Option<String>>, PutError> {
-        Ok(vec![None; entries.len()])
-    }
-}
-
 #[cfg(test)]
 mod tests {
 

@@ -5,16 +5,16 @@ pub use aws_sdk_sqs::types::QueueAttributeName;
 pub use catalog_fetch::catalog_api::{Auth, Authenticator, HttpCatalog};
 pub use catalog_fetch::config::Config;
 pub use catalog_fetch::handler::{metric, CatalogFetch};
+pub use ferrolake_local_aws::{
+    create_queue, read_stream, FaultProxy, HttpStub, SqsEventSource, StubRequest, StubResponse,
+    TestEnv,
+};
 pub use ferrolake_shared::batch::PoisonPolicy;
 pub use ferrolake_shared::batch::SqsBatchFunction;
 pub use ferrolake_shared::retry::{Backoff, Deadline};
 pub use ferrolake_shared::secrets::{SecretCache, SecretsManager};
 pub use ferrolake_shared::streams::SdkStreams;
 pub use ferrolake_shared::telemetry::Metrics;
-pub use ferrolake_shared::testing::{
-    create_queue, read_stream, FaultProxy, HttpStub, SqsEventSource, StubRequest, StubResponse,
-    TestEnv,
-};
 pub use serde_json::{json, Value};
 pub use std::collections::{BTreeMap, HashMap, HashSet};
 pub use std::sync::{Arc, Mutex};

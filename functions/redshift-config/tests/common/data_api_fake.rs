@@ -9,7 +9,7 @@
 //! (https://docs.aws.amazon.com/redshift-data/latest/APIReference/API_BatchExecuteStatement.html,
 //! https://docs.aws.amazon.com/redshift/latest/mgmt/data-api.html).
 
-use ferrolake_shared::testing::{postgres, HttpStub, StubRequest, StubResponse};
+use ferrolake_local_aws::{postgres, HttpStub, StubRequest, StubResponse};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

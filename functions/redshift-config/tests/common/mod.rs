@@ -16,8 +16,8 @@ pub type Applied = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
+use ferrolake_local_aws::{postgres, TestEnv};
 use ferrolake_shared::secrets::SecretsManager;
-use ferrolake_shared::testing::{postgres, TestEnv};
 use redshift_config::desired::SslMode;
 use redshift_config::desired::{from_items, DesiredState};
 use redshift_config::executor::any::AnyConnector;

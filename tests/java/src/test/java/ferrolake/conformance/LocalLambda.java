@@ -30,7 +30,7 @@ final class LocalLambda
 {
     /** The production binary: the UDF library Athena users call. */
     static final String ATHENA_UDF = "athena-udf";
-    /** The same handler with the type-matrix echo overloads (tests/bin/udf_echo.rs). */
+    /** The same handler with the type-matrix echo overloads (tests/local-aws/src/bin/udf_echo.rs). */
     static final String ECHO = "athena-udf-echo";
 
     private static LocalLambda instance;
@@ -73,7 +73,7 @@ final class LocalLambda
         Path path = binDir().resolve(name);
         if (!Files.isExecutable(path)) {
             throw new IllegalStateException(path + " not found: build the binaries first (make java-conformance "
-                    + "runs cargo build -p athena-udf -p ferrolake-tests --bins), or set -Dferrolake.bin.dir");
+                    + "runs cargo build -p athena-udf -p ferrolake-local-aws --bins), or set -Dferrolake.bin.dir");
         }
         return path;
     }

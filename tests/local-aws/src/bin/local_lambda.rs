@@ -24,8 +24,8 @@
 //! SIGINT, or until stdin closes with `--exit-on-stdin-eof` (so a parent that dies takes
 //! it down); then it stops the functions and moto.
 
-use ferrolake_shared::testing::{HttpStub, StubRequest, StubResponse, TEST_ACCOUNT, TEST_REGION};
-use ferrolake_tests::demo::runtime::{LocalLambda, Outcome, RuntimeError};
+use ferrolake_local_aws::demo::runtime::{LocalLambda, Outcome, RuntimeError};
+use ferrolake_local_aws::{HttpStub, StubRequest, StubResponse, TEST_ACCOUNT, TEST_REGION};
 use serde_json::json;
 use std::collections::HashMap;
 use std::io::Read;
@@ -227,7 +227,7 @@ async fn run(options: Options) -> Result<(), String> {
         .map_err(|e| format!("cannot create {}: {e}", log_dir.display()))?;
     let mut environment = options.environment.clone();
     let moto = if options.moto {
-        let endpoint = ferrolake_shared::testing::moto().endpoint().to_string();
+        let endpoint = ferrolake_local_aws::moto().endpoint().to_string();
         environment.extend([
             ("AWS_ENDPOINT_URL".to_string(), endpoint.clone()),
             ("AWS_REGION".into(), TEST_REGION.into()),

@@ -17,10 +17,10 @@ pub mod runtime;
 pub mod template;
 pub mod udf;
 
+use crate::{postgres, remove_stale_scratch, workspace_root, SqsEventSource};
 use drivers::{
     DeliveryConfig, DeliveryStats, FirehoseDriver, SqsMapping, SqsMappingStats, TimeScale,
 };
-use ferrolake_shared::testing::{postgres, remove_stale_scratch, workspace_root, SqsEventSource};
 use provision::{BoxError, Clients, Stack};
 use report::Summary;
 use runtime::LocalLambda;
@@ -258,7 +258,7 @@ pub async fn run(options: &Options) -> Result<Demo, DemoError> {
     let endpoint = strict.endpoint.clone();
     // The functions reach moto through the contract layer, which answers a request over one
     // of AWS's request limits as AWS would (moto accepts most of them).
-    let (contracts, contract_counts) = ferrolake_shared::testing::contract_proxy(&endpoint)
+    let (contracts, contract_counts) = crate::contract_proxy(&endpoint)
         .await
         .map_err(|e| at(Stage::LocalStack)(sdk(e)))?;
     let pg = postgres();

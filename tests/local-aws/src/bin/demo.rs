@@ -2,7 +2,7 @@
 //!
 //! ferrolake-demo [--events N] [--keep] [--timeout SECONDS]
 
-use ferrolake_tests::demo::{self, Options};
+use ferrolake_local_aws::demo::{self, Options};
 use std::process::ExitCode;
 use std::time::Duration;
 

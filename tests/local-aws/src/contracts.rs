@@ -839,7 +839,7 @@ pub async fn contract_proxy(upstream: &str) -> std::io::Result<(FaultProxy, Arc<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::HttpStub;
+    use crate::HttpStub;
 
     fn aws_json(target: &str, body: Value) -> StubRequest {
         StubRequest {

@@ -15,7 +15,7 @@ use super::provision::Clients;
 use super::report::Check;
 use super::template::Physical;
 use super::Stage;
-use ferrolake_shared::testing::{http_request, remove_stale_scratch, spawn_supervised, venv};
+use crate::{http_request, remove_stale_scratch, spawn_supervised, venv};
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -434,7 +434,7 @@ const SCRATCH_PREFIX: &str = "ferrolake-moto-strict-";
 static STRICT: OnceLock<Result<StrictMoto, String>> = OnceLock::new();
 
 /// The strict moto of this process, started on first use (blocking: call it from
-/// `spawn_blocking`). Separate from `testing::moto()`, whose tests run with IAM off.
+/// `spawn_blocking`). Separate from `crate::moto()`, whose tests run with IAM off.
 pub fn strict_moto() -> Result<&'static StrictMoto, IamError> {
     STRICT
         .get_or_init(|| StrictMoto::start().map_err(|e| e.to_string()))
@@ -449,7 +449,7 @@ impl StrictMoto {
             move |source| IamError::Io { action, source }
         };
         let python = venv().join("bin/python");
-        let script = ferrolake_shared::testing::workspace_root().join("tests/moto_strict.py");
+        let script = crate::workspace_root().join("tests/moto_strict.py");
         if !python.exists() {
             return Err(IamError::Start(format!(
                 "{} not found: run `make setup`",

@@ -2,7 +2,7 @@
 //! properties: what CloudFormation would do, for the resource types the pipeline uses.
 //! Functions are not created in moto; they become [`FunctionSpec`]s that the local runner
 //! starts as real processes. IAM roles are created (with their policies) in the demo's
-//! strict moto, which enforces them (tests/demo/iam.rs). Types that only matter in AWS (log
+//! strict moto, which enforces them (tests/local-aws/src/demo/iam.rs). Types that only matter in AWS (log
 //! groups, alarms, bucket and queue policies, Lambda permissions) are listed with the reason
 //! they are skipped; a
 //! type this module does not know is an error, so the template cannot outgrow the demo
@@ -23,7 +23,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub enum ProvisionError {
     #[error(transparent)]
     Template(#[from] TemplateError),
-    #[error("{logical_id} ({kind}): the local stack does not know this resource type; teach tests/demo/provision.rs to create it or say why it is not needed locally")]
+    #[error("{logical_id} ({kind}): the local stack does not know this resource type; teach tests/local-aws/src/demo/provision.rs to create it or say why it is not needed locally")]
     UnknownType { logical_id: String, kind: String },
     #[error("{logical_id}: {action} failed: {source}")]
     Aws {
@@ -33,7 +33,7 @@ pub enum ProvisionError {
     },
     #[error("{logical_id}: {problem}")]
     Invalid { logical_id: String, problem: String },
-    /// A create-time rule AWS applies and moto does not (tests/demo/rules.rs).
+    /// A create-time rule AWS applies and moto does not (tests/local-aws/src/demo/rules.rs).
     #[error(transparent)]
     Rules(#[from] super::rules::RulesError),
 }

@@ -5,7 +5,7 @@
 
 use super::provision::{BoxError, Clients};
 use super::runtime::{LocalLambda, Outcome};
-use ferrolake_shared::testing::PgServer;
+use crate::PgServer;
 use serde_json::{json, Value};
 
 #[derive(Debug, Default)]

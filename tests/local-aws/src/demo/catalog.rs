@@ -2,7 +2,7 @@
 //! from their id (seeded), so the API answers the same item every time and a test can
 //! recompute what it should see.
 
-use ferrolake_shared::testing::{HttpStub, StubResponse};
+use crate::{HttpStub, StubResponse};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};

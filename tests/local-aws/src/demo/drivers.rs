@@ -5,10 +5,10 @@
 
 use super::provision::BoxError;
 use super::runtime::{LocalLambda, Outcome};
+use crate::SqsEventSource;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use ferrolake_shared::testing::SqsEventSource;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;

@@ -4,7 +4,7 @@
 //! started again on the next invocation (counted), like Lambda replacing a crashed
 //! environment.
 
-use ferrolake_shared::testing::{HttpStub, StubRequest, StubResponse};
+use crate::{HttpStub, StubRequest, StubResponse};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -53,16 +53,20 @@ pub enum Outcome {
     FunctionError(serde_json::Value),
 }
 
+/// The answer, and the time from the event handed over (the reply to the function's poll)
+/// to the function's answer arriving.
+pub type Answer = (Outcome, Duration);
+
 struct Invocation {
     payload: Vec<u8>,
     deadline_ms: u128,
-    reply: oneshot::Sender<Outcome>,
+    reply: oneshot::Sender<Answer>,
 }
 
 struct ApiState {
     function_arn: String,
     queue: tokio::sync::Mutex<mpsc::Receiver<Invocation>>,
-    pending: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
+    pending: Mutex<HashMap<String, (oneshot::Sender<Answer>, Instant)>>,
     init_error: Mutex<Option<String>>,
     first_poll: Mutex<Option<Instant>>,
     next_id: AtomicU64,
@@ -94,7 +98,7 @@ async fn serve(state: Arc<ApiState>, request: StubRequest) -> StubResponse {
             .pending
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(id.clone(), invocation.reply);
+            .insert(id.clone(), (invocation.reply, Instant::now()));
         let mut response = StubResponse::new(200, invocation.payload);
         response.headers = vec![
             ("content-type".into(), "application/json".into()),
@@ -129,7 +133,7 @@ async fn serve(state: Arc<ApiState>, request: StubRequest) -> StubResponse {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(id);
-            let Some(reply) = reply else {
+            let Some((reply, handed_over)) = reply else {
                 return StubResponse::new(400, format!("unknown request id {id}"));
             };
             let outcome = match kind {
@@ -141,18 +145,31 @@ async fn serve(state: Arc<ApiState>, request: StubRequest) -> StubResponse {
                     },
                 )),
             };
-            let _ = reply.send(outcome);
+            let _ = reply.send((outcome, handed_over.elapsed()));
             return StubResponse::new(202, r#"{"status":"OK"}"#);
         }
     }
     StubResponse::new(404, format!("not a Runtime API path: {}", request.path))
 }
 
+/// Where a function process's stdout and stderr go.
+enum Output {
+    /// Appended to this file.
+    File(PathBuf),
+    /// This process's stderr.
+    Stderr,
+}
+
 /// One function: its Runtime API and its process.
 pub struct LocalLambda {
     pub name: String,
     pub log: PathBuf,
+    output: Output,
     binary: PathBuf,
+    args: Vec<String>,
+    /// Lambda's variables added and PATH kept (`start`), or exactly `environment`
+    /// (`start_command`).
+    lambda_environment: bool,
     environment: Vec<(String, String)>,
     timeout: Duration,
     api_address: String,
@@ -182,22 +199,6 @@ impl LocalLambda {
                 path: binary.display().to_string(),
             });
         }
-        let (sender, receiver) = mpsc::channel(64);
-        let state = Arc::new(ApiState {
-            function_arn: arn.to_string(),
-            queue: tokio::sync::Mutex::new(receiver),
-            pending: Mutex::new(HashMap::new()),
-            init_error: Mutex::new(None),
-            first_poll: Mutex::new(None),
-            next_id: AtomicU64::new(1),
-        });
-        let server_state = state.clone();
-        let stub = HttpStub::start(move |request| serve(server_state.clone(), request))
-            .await
-            .map_err(|source| RuntimeError::Server {
-                function: name.into(),
-                source,
-            })?;
         let mut environment = environment;
         environment.extend([
             ("AWS_LAMBDA_FUNCTION_NAME".to_string(), name.to_string()),
@@ -216,10 +217,89 @@ impl LocalLambda {
                 timeout.as_secs().to_string(),
             ),
         ]);
+        let log = log_dir.join(format!("{name}.log"));
+        Self::launch(
+            name,
+            arn,
+            binary.to_path_buf(),
+            Vec::new(),
+            true,
+            environment,
+            timeout,
+            Output::File(log),
+        )
+        .await
+    }
+
+    /// Start `command` (program and arguments) with exactly `environment` (no PATH or
+    /// Lambda variables added; `AWS_LAMBDA_RUNTIME_API` is set) and its output appended to
+    /// `log`, or sent to this process's stderr without one: how bench/run.py starts a
+    /// function or a peer (`ferrolake-runtime-probe`).
+    pub async fn start_command(
+        name: &str,
+        command: &[String],
+        environment: Vec<(String, String)>,
+        timeout: Duration,
+        log: Option<&Path>,
+    ) -> Result<Self, RuntimeError> {
+        let Some((program, args)) = command.split_first() else {
+            return Err(RuntimeError::MissingBinary {
+                function: name.into(),
+                path: String::new(),
+            });
+        };
+        let arn = format!("arn:aws:lambda:us-east-1:123456789012:function:{name}");
+        let output = log.map_or(Output::Stderr, |l| Output::File(l.to_path_buf()));
+        Self::launch(
+            name,
+            &arn,
+            PathBuf::from(program),
+            args.to_vec(),
+            false,
+            environment,
+            timeout,
+            output,
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn launch(
+        name: &str,
+        arn: &str,
+        binary: PathBuf,
+        args: Vec<String>,
+        lambda_environment: bool,
+        environment: Vec<(String, String)>,
+        timeout: Duration,
+        output: Output,
+    ) -> Result<Self, RuntimeError> {
+        let (sender, receiver) = mpsc::channel(64);
+        let state = Arc::new(ApiState {
+            function_arn: arn.to_string(),
+            queue: tokio::sync::Mutex::new(receiver),
+            pending: Mutex::new(HashMap::new()),
+            init_error: Mutex::new(None),
+            first_poll: Mutex::new(None),
+            next_id: AtomicU64::new(1),
+        });
+        let server_state = state.clone();
+        let stub = HttpStub::start(move |request| serve(server_state.clone(), request))
+            .await
+            .map_err(|source| RuntimeError::Server {
+                function: name.into(),
+                source,
+            })?;
         let lambda = Self {
             name: name.to_string(),
-            log: log_dir.join(format!("{name}.log")),
-            binary: binary.to_path_buf(),
+            log: match &output {
+                Output::File(path) => path.clone(),
+                Output::Stderr => PathBuf::from("/dev/stderr"),
+            },
+            output,
+            binary,
+            args,
+            lambda_environment,
             environment,
             timeout,
             api_address: stub.url().trim_start_matches("http://").to_string(),
@@ -241,28 +321,38 @@ impl LocalLambda {
             path: self.binary.display().to_string(),
             source,
         };
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .map_err(err)?;
+        let (stdout, stderr): (Stdio, Stdio) = match &self.output {
+            Output::File(path) => {
+                let log = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(err)?;
+                (log.try_clone().map_err(err)?.into(), log.into())
+            }
+            Output::Stderr => {
+                use std::os::fd::AsFd;
+                let fd = std::io::stderr()
+                    .as_fd()
+                    .try_clone_to_owned()
+                    .map_err(err)?;
+                (fd.try_clone().map_err(err)?.into(), fd.into())
+            }
+        };
         let mut command = Command::new(&self.binary);
+        command.args(&self.args).env_clear();
+        if self.lambda_environment {
+            command.env("PATH", std::env::var("PATH").unwrap_or_default());
+        }
         command
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
             .envs(self.environment.iter().map(|(k, v)| (k, v)))
             .env("AWS_LAMBDA_RUNTIME_API", &self.api_address)
             .stdin(Stdio::null())
-            .stdout(log.try_clone().map_err(err)?)
-            .stderr(log);
+            .stdout(stdout)
+            .stderr(stderr);
         *self.spawned_at.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
-        let child = ferrolake_shared::testing::spawn_supervised(
-            command,
-            libc::SIGKILL,
-            libc::SIGKILL,
-            None,
-        )
-        .map_err(err)?;
+        let child =
+            crate::spawn_supervised(command, libc::SIGKILL, libc::SIGKILL, None).map_err(err)?;
         *self.child.lock().unwrap_or_else(|p| p.into_inner()) = Some(child);
         Ok(())
     }
@@ -295,6 +385,53 @@ impl LocalLambda {
             .and_then(|v| v.parse().ok())
     }
 
+    /// Peak resident set (VmHWM) of the current process, from /proc (Linux), in MiB.
+    pub fn peak_rss_mib(&self) -> Option<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()?)).ok()?;
+        status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .map(|kib| kib / 1024.0)
+    }
+
+    /// Wait (up to `within`) for the first poll of `/invocation/next`; the cold start. Fails
+    /// early when the function reports an init error or exits first.
+    pub async fn first_poll(&self, within: Duration) -> Result<Duration, RuntimeError> {
+        let started = Instant::now();
+        loop {
+            if let Some(cold) = self.cold_start() {
+                return Ok(cold);
+            }
+            if let Some(body) = self
+                .state
+                .init_error
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+            {
+                return Err(RuntimeError::Init {
+                    function: self.name.clone(),
+                    body,
+                    log: self.log_tail(),
+                });
+            }
+            let exited = self.exited();
+            if exited.is_some() || started.elapsed() >= within {
+                return Err(RuntimeError::Timeout {
+                    function: self.name.clone(),
+                    seconds: within.as_secs(),
+                    exited: exited
+                        .map(|s| format!(" (process exited before its first poll: {s})"))
+                        .unwrap_or_default(),
+                    log: self.log_tail(),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
     /// Time from spawn to the first poll of `/invocation/next` (the cold start), once seen.
     pub fn cold_start(&self) -> Option<Duration> {
         let first = (*self
@@ -307,6 +444,9 @@ impl LocalLambda {
     }
 
     fn log_tail(&self) -> String {
+        if matches!(self.output, Output::Stderr) {
+            return "this process's stderr".into();
+        }
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().rev().take(5).collect();
         format!(
@@ -318,6 +458,12 @@ impl LocalLambda {
 
     /// Invoke synchronously (RequestResponse) and wait for the function's answer.
     pub async fn invoke(&self, payload: Vec<u8>) -> Result<Outcome, RuntimeError> {
+        self.invoke_timed(payload).await.map(|(outcome, _)| outcome)
+    }
+
+    /// [`invoke`](Self::invoke), with the time from the event handed over (the reply to the
+    /// function's poll) to its answer arriving.
+    pub async fn invoke_timed(&self, payload: Vec<u8>) -> Result<Answer, RuntimeError> {
         if let Some(body) = self
             .state
             .init_error
@@ -362,11 +508,11 @@ impl LocalLambda {
         }
         // A little beyond the function's own timeout: it is expected to answer by then.
         match tokio::time::timeout(self.timeout + Duration::from_secs(2), answer).await {
-            Ok(Ok(outcome)) => {
+            Ok(Ok((outcome, took))) => {
                 if matches!(outcome, Outcome::FunctionError(_)) {
                     self.errors.fetch_add(1, Ordering::SeqCst);
                 }
-                Ok(outcome)
+                Ok((outcome, took))
             }
             _ => {
                 self.errors.fetch_add(1, Ordering::SeqCst);

@@ -386,9 +386,9 @@ pub struct Summary {
     pub leaks: Vec<(String, String)>,
     pub catalog_requests: u64,
     pub catalog_unauthorized: u64,
-    /// Deploy-time rules and request limits (tests/demo/rules.rs, shared testing contracts.rs).
+    /// Deploy-time rules and request limits (tests/local-aws/src/demo/rules.rs, tests/local-aws/src/contracts.rs).
     pub contracts: ContractReport,
-    /// IAM as the strict moto enforced it (tests/demo/iam.rs).
+    /// IAM as the strict moto enforced it (tests/local-aws/src/demo/iam.rs).
     pub iam: Option<super::iam::IamReport>,
 }
 

@@ -1688,7 +1688,7 @@ pub fn apply(template: &Template, context: &Context) -> Result<Report, RulesErro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ferrolake_shared::testing::workspace_root;
+    use crate::workspace_root;
 
     const STACK: &str = "ferrolake-demo";
 

@@ -1,5 +1,16 @@
-//! The local stack for tests and the demo: moto in server mode for AWS APIs and a
-//! throwaway PostgreSQL 15 as the stand-in for Redshift.
+//! `ferrolake-local-aws`: the local AWS stand-ins, dev-only (tests, benchmarks, the demo;
+//! never a normal dependency of a function crate, so no function binary links it).
+//!
+//! - The local stack: moto in server mode for AWS APIs ([`moto`]) and a throwaway
+//!   PostgreSQL 15 as the stand-in for Redshift ([`postgres`]), with [`TestEnv`], the SQS
+//!   event source ([`SqsEventSource`]) and log capture ([`LogCapture`]).
+//! - Proxies and stubs: [`HttpStub`] / [`FaultProxy`], the seeded fault proxy
+//!   ([`chaos_proxy`]) and AWS's request limits enforced in front of moto ([`contract_proxy`]).
+//! - [`demo`]: template.yaml read as CloudFormation would, the Lambda Runtime API
+//!   ([`demo::runtime::LocalLambda`]), event-source, Firehose, Glue crawler, IAM, Redshift,
+//!   catalog and UDF stand-ins, deploy-time rules, and the demo run itself.
+//! - Binaries: `ferrolake-demo`, `ferrolake-local-lambda` (Lambda's Invoke API for
+//!   tests/java), `ferrolake-udf-echo`, `ferrolake-runtime-probe` (bench/run.py's Runtime API).
 //!
 //! Servers start on demand (first use in a test binary), are shared by every test of that
 //! binary, and are stopped when the process exits — normally (an `atexit` hook), on Ctrl-C
@@ -15,6 +26,9 @@ mod http_stub;
 mod moto;
 mod postgres;
 mod process;
+mod streams;
+
+pub mod demo;
 
 pub use contracts::{
     check as check_request_limits, contract_proxy, ContractCounts, Limit as RequestLimit,
@@ -26,6 +40,9 @@ pub use http_stub::{FaultProxy, HttpStub, StubRequest, StubResponse};
 pub use moto::MotoServer;
 pub use postgres::{PgServer, IAM_LOGIN_ROLE};
 pub use process::{remove_stale_scratch, spawn_supervised};
+pub use streams::AcceptAll;
+
+pub use ferrolake_shared::testing::env_lookup;
 
 use aws_config::{Region, SdkConfig};
 use aws_credential_types::Credentials;
@@ -120,9 +137,10 @@ impl LogCapture {
         let writer = capture.clone();
         let subscriber = tracing_subscriber::registry()
             .with(tracing_subscriber::EnvFilter::new(filter))
-            .with(crate::telemetry::JsonLogLayer::new(function, move || {
-                writer.clone()
-            }));
+            .with(ferrolake_shared::telemetry::JsonLogLayer::new(
+                function,
+                move || writer.clone(),
+            ));
         (capture, tracing::subscriber::set_default(subscriber))
     }
 
@@ -165,20 +183,6 @@ pub fn postgres() -> &'static PgServer {
 }
 
 static NEXT_ENV: AtomicU32 = AtomicU32::new(0);
-
-/// An environment lookup over fixed pairs (first match wins), for `Config::from_lookup`.
-pub fn env_lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + Clone + use<> {
-    let pairs: Vec<(String, String)> = pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    move |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    }
-}
 
 /// The Lambda SQS event an event source mapping would build from received messages.
 pub fn sqs_event_from(
@@ -359,7 +363,7 @@ impl TestEnv {
             std::process::id() % 0xffff,
             n
         );
-        let config = crate::aws::config_loader()
+        let config = ferrolake_shared::aws::config_loader()
             .expect("the shared TLS configuration")
             .endpoint_url(&endpoint)
             .region(Region::new(TEST_REGION))
@@ -396,7 +400,7 @@ impl TestEnv {
 
     /// An S3 client for moto (path style).
     pub fn s3(&self) -> aws_sdk_s3::Client {
-        crate::aws::s3_client(&self.config)
+        ferrolake_shared::aws::s3_client(&self.config)
     }
 
     /// Environment for a function process pointed at this stack.
@@ -414,7 +418,6 @@ impl TestEnv {
 /// Every record of a (moto) Kinesis stream: each shard from TRIM_HORIZON, page by page until a
 /// page comes back empty (moto serves everything stored by then; real Kinesis may return empty
 /// pages before the tip, so this is for tests against moto only).
-#[cfg(feature = "streams")]
 pub async fn read_stream(
     kinesis: &aws_sdk_kinesis::Client,
     stream: &str,

@@ -276,7 +276,7 @@ pub async fn chaos_proxy(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::HttpStub;
+    use crate::HttpStub;
 
     #[tokio::test]
     async fn a_fraction_of_requests_fail_and_batch_entries_fail_alone() {
