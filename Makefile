@@ -183,6 +183,7 @@ bench: setup
 cold-start: setup
 	cargo build --release --locked --target x86_64-unknown-linux-gnu --bins $(FUNCTION_PACKAGES)
 	cargo build --release --locked --manifest-path bench/runtime_floor/Cargo.toml
+	cargo build --locked -p ferrolake-local-aws --bin ferrolake-runtime-probe
 	$(PY) bench/run.py --cold-only --starts 20
 
 # Every part of make bench for about a second each, on the debug binaries; writes to the
