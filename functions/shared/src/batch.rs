@@ -8,6 +8,7 @@
 //!
 //! A record that panics counts as that record's failure (reported for retry), never the batch's.
 
+use crate::env::{Env, EnvError};
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::{FutureExt, StreamExt};
 use std::fmt::Display;
@@ -32,29 +33,11 @@ pub enum PoisonPolicy {
     Drop,
 }
 
-impl std::str::FromStr for PoisonPolicy {
-    type Err = ConfigError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "dead-letter" | "deadletter" | "dlq" | "retry" => Ok(PoisonPolicy::DeadLetter),
-            "drop" => Ok(PoisonPolicy::Drop),
-            _ => Err(ConfigError::Invalid {
-                name: "POISON_POLICY",
-                value: s.to_string(),
-                expected: "dead-letter | drop",
-            }),
-        }
+crate::choices! {
+    PoisonPolicy (ignore_ascii_case) {
+        "dead-letter" | "deadletter" | "dlq" | "retry" => DeadLetter,
+        "drop" => Drop,
     }
-}
-
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ConfigError {
-    #[error("{name}={value:?} is invalid: expected {expected}")]
-    Invalid {
-        name: &'static str,
-        value: String,
-        expected: &'static str,
-    },
 }
 
 /// Batch settings, usually from the environment ([`BatchConfig::from_env`]).
@@ -77,28 +60,23 @@ impl Default for BatchConfig {
 
 impl BatchConfig {
     /// `BATCH_CONCURRENCY` (default 10, at least 1) and `POISON_POLICY` (`dead-letter` | `drop`).
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+    pub fn from_env() -> Result<Self, EnvError> {
+        Self::read(&crate::env::from_process_env())
     }
 
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let mut config = Self::default();
-        if let Some(value) = lookup("BATCH_CONCURRENCY") {
-            config.concurrency = value
-                .trim()
-                .parse::<usize>()
-                .ok()
-                .filter(|n| *n >= 1)
-                .ok_or(ConfigError::Invalid {
-                    name: "BATCH_CONCURRENCY",
-                    value,
-                    expected: "an integer >= 1",
-                })?;
-        }
-        if let Some(value) = lookup("POISON_POLICY") {
-            config.poison = value.parse()?;
-        }
-        Ok(config)
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, EnvError> {
+        Self::read(&Env::new(lookup))
+    }
+
+    /// The batch settings of a function's environment.
+    pub fn read(env: &Env<impl Fn(&str) -> Option<String>>) -> Result<Self, EnvError> {
+        let default = Self::default();
+        Ok(Self {
+            concurrency: env
+                .number("BATCH_CONCURRENCY", 1..)?
+                .unwrap_or(default.concurrency),
+            poison: env.choice("POISON_POLICY")?.unwrap_or(default.poison),
+        })
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! - [`telemetry`]: JSON logs in Lambda's JSON log format, CloudWatch EMF metrics, cold start,
 //!   and the runtime loop every `main` ends with (`run_runtime`, `run_runtime_fallible`).
-//! - [`batch`]: SQS batch processing with per-record outcomes (`Ok` / `Retry` / `Poison`).
+//! - [`batch`]: SQS batch processing with per-record verdicts (`Ok` / `Retry` / `Poison`).
+//! - [`env`]: settings from the environment, typed getters and one error naming the variable.
 //! - [`envelope`]: SNS-in-SQS and S3 event notification envelopes, parsed leniently.
 //! - [`retry`]: capped exponential backoff with full jitter, bounded by the Lambda deadline.
 //! - [`aws`]: SDK configuration from the environment (`AWS_ENDPOINT_URL[_<SERVICE>]`).
@@ -17,6 +18,7 @@
 
 pub mod aws;
 pub mod batch;
+pub mod env;
 pub mod envelope;
 pub mod heap;
 pub mod https;
