@@ -1,15 +1,6 @@
 //! Settings from the environment (documented in the README), read once at start-up.
 
-/// Why a setting was refused: the variable, its value and what it should be.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("{name}={value:?} is not {expected}")]
-    Invalid {
-        name: &'static str,
-        value: String,
-        expected: &'static str,
-    },
-}
+use ferrolake_shared::env::{self, Env, EnvError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -19,23 +10,18 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+    pub fn from_env() -> Result<Self, EnvError> {
+        Self::read(&env::from_process_env())
     }
 
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let threads = match lookup("UDF_THREADS") {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, EnvError> {
+        Self::read(&Env::new(lookup))
+    }
+
+    fn read(env: &Env<impl Fn(&str) -> Option<String>>) -> Result<Self, EnvError> {
+        let threads = match env.number("UDF_THREADS", 1..=64)? {
+            Some(n) => n,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-            Some(value) => match value.trim().parse::<usize>() {
-                Ok(n @ 1..=64) => n,
-                _ => {
-                    return Err(ConfigError::Invalid {
-                        name: "UDF_THREADS",
-                        value,
-                        expected: "a whole number from 1 to 64",
-                    })
-                }
-            },
         };
         Ok(Self { threads })
     }
@@ -55,10 +41,9 @@ mod tests {
             let err = Config::from_lookup(env(bad)).unwrap_err();
             assert_eq!(
                 err.to_string(),
-                format!("UDF_THREADS={bad:?} is not a whole number from 1 to 64")
+                format!("UDF_THREADS={bad:?} is invalid: expected a whole number from 1 to 64")
             );
-            let ConfigError::Invalid { name, value, .. } = err;
-            assert_eq!((name, value.as_str()), ("UDF_THREADS", bad));
+            assert_eq!((err.name(), err.value()), ("UDF_THREADS", Some(bad)));
         }
     }
 }

@@ -3,23 +3,34 @@
 use crate::catalog_api::Auth;
 use crate::filter::{FieldSpec, FieldSpecError};
 use crate::notification::NotificationFields;
-use ferrolake_shared::batch::{BatchConfig, ConfigError as BatchConfigError};
+use ferrolake_shared::batch::BatchConfig;
+use ferrolake_shared::env::{self, Env, EnvError};
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{0} is not set")]
-    Missing(&'static str),
-    #[error("{name}={value:?} is invalid: expected {expected}")]
-    Invalid {
-        name: &'static str,
-        value: String,
-        expected: &'static str,
-    },
+    #[error(transparent)]
+    Env(#[from] EnvError),
     #[error(transparent)]
     Fields(#[from] FieldSpecError),
-    #[error(transparent)]
-    Batch(#[from] BatchConfigError),
+}
+
+/// `CATALOG_AUTH`: how requests to the catalog API authenticate ([`Auth`] with its settings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    None,
+    ApiKey,
+    Bearer,
+    SigV4,
+}
+
+ferrolake_shared::choices! {
+    AuthMode {
+        "none" => None,
+        "api-key" => ApiKey,
+        "bearer" => Bearer,
+        "sigv4" => SigV4,
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -37,38 +48,34 @@ pub struct Config {
     pub deadline_reserve: Duration,
 }
 
-fn list(v: &str) -> Vec<String> {
-    v.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::read(&env::from_process_env())
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let url_template =
-            lookup("CATALOG_API_URL").ok_or(ConfigError::Missing("CATALOG_API_URL"))?;
+        Self::read(&Env::new(lookup))
+    }
+
+    fn read(env: &Env<impl Fn(&str) -> Option<String>>) -> Result<Self, ConfigError> {
+        let url_template = env.required("CATALOG_API_URL")?;
         if !url_template.contains("{id}")
             || !(url_template.starts_with("https://") || url_template.starts_with("http://"))
         {
-            return Err(ConfigError::Invalid {
-                name: "CATALOG_API_URL",
-                value: url_template,
-                expected: "an http(s) URL containing {id}",
-            });
+            return Err(EnvError::invalid(
+                "CATALOG_API_URL",
+                url_template,
+                "an http(s) URL containing {id}",
+            )
+            .into());
         }
-        let stream_name = lookup("STREAM_NAME").ok_or(ConfigError::Missing("STREAM_NAME"))?;
+        let stream_name = env.required("STREAM_NAME")?;
         let mut notification = NotificationFields::default();
-        if let Some(v) = lookup("ID_POINTERS") {
-            notification.id_pointers = list(&v);
+        if let Some(pointers) = env.list("ID_POINTERS") {
+            notification.id_pointers = pointers;
         }
-        if let Some(v) = lookup("TYPE_POINTERS") {
-            notification.type_pointers = list(&v);
+        if let Some(pointers) = env.list("TYPE_POINTERS") {
+            notification.type_pointers = pointers;
         }
         for p in notification
             .id_pointers
@@ -76,71 +83,55 @@ impl Config {
             .chain(&notification.type_pointers)
         {
             if !p.starts_with('/') {
-                return Err(ConfigError::Invalid {
-                    name: "ID_POINTERS/TYPE_POINTERS",
-                    value: p.clone(),
-                    expected: "JSON pointers starting with /",
-                });
+                return Err(EnvError::invalid(
+                    "ID_POINTERS/TYPE_POINTERS",
+                    p.clone(),
+                    "JSON pointers starting with /",
+                )
+                .into());
             }
         }
         let secret = |mode: &'static str| {
-            lookup("CATALOG_SECRET_ID").ok_or(ConfigError::Invalid {
-                name: "CATALOG_AUTH",
-                value: mode.into(),
-                expected: "CATALOG_SECRET_ID to be set for api-key / bearer",
-            })
+            env.optional("CATALOG_SECRET_ID").ok_or(EnvError::invalid(
+                "CATALOG_AUTH",
+                mode,
+                "CATALOG_SECRET_ID to be set for api-key / bearer",
+            ))
         };
-        let auth = match lookup("CATALOG_AUTH")
-            .as_deref()
-            .map(str::trim)
-            .unwrap_or("none")
-        {
-            "none" => Auth::None,
-            "api-key" => Auth::ApiKey {
+        let auth = match env.choice("CATALOG_AUTH")?.unwrap_or(AuthMode::None) {
+            AuthMode::None => Auth::None,
+            AuthMode::ApiKey => Auth::ApiKey {
                 secret_id: secret("api-key")?,
-                header: lookup("CATALOG_API_KEY_HEADER").unwrap_or_else(|| "x-api-key".into()),
+                header: env
+                    .optional("CATALOG_API_KEY_HEADER")
+                    .unwrap_or_else(|| "x-api-key".into()),
             },
-            "bearer" => Auth::Bearer {
+            AuthMode::Bearer => Auth::Bearer {
                 secret_id: secret("bearer")?,
             },
-            "sigv4" => Auth::SigV4 {
-                region: lookup("CATALOG_SIGV4_REGION")
-                    .or_else(|| lookup("AWS_REGION"))
-                    .ok_or(ConfigError::Missing("CATALOG_SIGV4_REGION or AWS_REGION"))?,
+            AuthMode::SigV4 => Auth::SigV4 {
+                region: env
+                    .optional("CATALOG_SIGV4_REGION")
+                    .or_else(|| env.optional("AWS_REGION"))
+                    .ok_or(EnvError::missing("CATALOG_SIGV4_REGION or AWS_REGION"))?,
             },
-            other => {
-                return Err(ConfigError::Invalid {
-                    name: "CATALOG_AUTH",
-                    value: other.into(),
-                    expected: "none | api-key | bearer | sigv4",
-                })
-            }
         };
-        let millis =
-            |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
-                match lookup(name) {
-                    None => Ok(Duration::from_millis(default)),
-                    Some(v) => v.trim().parse().map(Duration::from_millis).map_err(|_| {
-                        ConfigError::Invalid {
-                            name,
-                            value: v,
-                            expected: "milliseconds",
-                        }
-                    }),
-                }
-            };
         Ok(Self {
             url_template,
             stream_name,
-            fields: FieldSpec::parse_list(&lookup("CATALOG_FIELDS").unwrap_or_default())?,
+            fields: FieldSpec::parse_list(&env.optional("CATALOG_FIELDS").unwrap_or_default())?,
             notification,
-            removed_types: list(
-                &lookup("REMOVED_TYPES").unwrap_or_else(|| "removed,deleted".into()),
-            ),
+            removed_types: env
+                .list("REMOVED_TYPES")
+                .unwrap_or_else(|| vec!["removed".into(), "deleted".into()]),
             auth,
-            timeout: millis("CATALOG_TIMEOUT_MS", 3000)?,
-            secret_ttl: millis("CATALOG_SECRET_TTL_MS", 300_000)?,
-            batch: BatchConfig::from_lookup(&lookup)?,
+            timeout: env
+                .millis("CATALOG_TIMEOUT_MS")?
+                .unwrap_or(Duration::from_millis(3000)),
+            secret_ttl: env
+                .millis("CATALOG_SECRET_TTL_MS")?
+                .unwrap_or(Duration::from_millis(300_000)),
+            batch: BatchConfig::read(env)?,
             deadline_reserve: Duration::from_secs(2),
         })
     }
@@ -151,7 +142,7 @@ mod tests {
     use super::*;
 
     fn with(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        Config::from_lookup(ferrolake_shared::testing::env_lookup(pairs))
+        Config::from_lookup(ferrolake_shared::env::lookup_from(pairs))
     }
 
     const BASE: [(&str, &str); 2] = [

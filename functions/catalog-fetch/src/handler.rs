@@ -8,7 +8,7 @@ use crate::filter::{filter, record, Envelope};
 use crate::notification::{now_rfc3339, parse, Notification, Parsed};
 use aws_lambda_events::sqs::SqsEvent;
 use ferrolake_shared::batch::{
-    catch_panic, catch_panic_sync, BatchReport, SqsBatchFunction, Verdict,
+    catch_panic, parse_each, BatchReport, Body, SqsBatchFunction, Verdict,
 };
 use ferrolake_shared::retry::{retry, Backoff, Deadline};
 use ferrolake_shared::streams::{put_all, Entry, StreamPut, Target};
@@ -92,43 +92,34 @@ impl<C: CatalogApi, P: StreamPut> SqsBatchFunction for CatalogFetch<C, P> {
         metrics: &Metrics,
     ) -> BatchReport {
         metrics.count(metric::MESSAGES, event.records.len() as u64);
-        let mut verdicts = vec![Verdict::Ok; event.records.len()];
 
         // 1. Parse; group messages by item (duplicates are fetched once).
-        let mut items: BTreeMap<String, ItemWork> = BTreeMap::new();
         let fields = &self.config.notification;
-        for (index, message) in event.records.iter().enumerate() {
-            let id = message
-                .message_id
-                .as_deref()
-                .unwrap_or("<missing messageId>");
+        let parsed = parse_each(&event.records, "malformed notification", |message| {
             let sent = message.attributes.get("SentTimestamp").map(String::as_str);
-            match catch_panic_sync(|| parse(message.body.as_deref(), sent, fields)) {
-                Err(panic) => {
-                    verdicts[index] = Verdict::Retry(format!("parsing panicked: {panic}"))
+            parse(message.body.as_deref(), sent, fields).map(|parsed| match parsed {
+                Parsed::Change(n) => Body::Work(n),
+                Parsed::Control(kind) => Body::SnsControl(kind),
+            })
+        });
+        let mut verdicts = parsed.verdicts;
+        let mut items: BTreeMap<String, ItemWork> = BTreeMap::new();
+        for (index, n) in parsed.work {
+            match items.get_mut(&n.item_id) {
+                Some(work) => {
+                    metrics.count(metric::DUPLICATES, 1);
+                    work.messages.push(index);
+                    work.latest = n;
                 }
-                Ok(Err(err)) => {
-                    verdicts[index] = Verdict::Poison(format!("malformed notification: {err}"))
+                None => {
+                    items.insert(
+                        n.item_id.clone(),
+                        ItemWork {
+                            messages: vec![index],
+                            latest: n,
+                        },
+                    );
                 }
-                Ok(Ok(Parsed::Control(kind))) => {
-                    tracing::info!(messageId = id, kind = %kind, "SNS control message acknowledged")
-                }
-                Ok(Ok(Parsed::Change(n))) => match items.get_mut(&n.item_id) {
-                    Some(work) => {
-                        metrics.count(metric::DUPLICATES, 1);
-                        work.messages.push(index);
-                        work.latest = n;
-                    }
-                    None => {
-                        items.insert(
-                            n.item_id.clone(),
-                            ItemWork {
-                                messages: vec![index],
-                                latest: n,
-                            },
-                        );
-                    }
-                },
             }
         }
 

@@ -1,7 +1,8 @@
 //! Settings from the environment (documented in the README).
 
 use crate::routing::{RouteError, Routes};
-use ferrolake_shared::batch::{BatchConfig, ConfigError as BatchConfigError};
+use ferrolake_shared::batch::BatchConfig;
+use ferrolake_shared::env::{self, Env, EnvError};
 use std::time::Duration;
 
 /// What to do with objects whose crawler is already running.
@@ -14,22 +15,19 @@ pub enum RunningPolicy {
     Accept,
 }
 
+ferrolake_shared::choices! {
+    RunningPolicy {
+        "retry" => Retry,
+        "accept" => Accept,
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error(
-        "CRAWLER_ROUTES is not set: it maps bucket + key prefix to a crawler or table (see README)"
-    )]
-    RoutesMissing,
+    #[error(transparent)]
+    Env(#[from] EnvError),
     #[error(transparent)]
     Routes(#[from] RouteError),
-    #[error(transparent)]
-    Batch(#[from] BatchConfigError),
-    #[error("{name}={value:?} is invalid: expected {expected}")]
-    Invalid {
-        name: &'static str,
-        value: String,
-        expected: &'static str,
-    },
 }
 
 #[derive(Debug, Clone)]
@@ -45,35 +43,27 @@ pub struct Config {
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::read(&env::from_process_env())
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let routes = Routes::parse(&lookup("CRAWLER_ROUTES").ok_or(ConfigError::RoutesMissing)?)?;
-        let min_crawl_interval = match lookup("MIN_CRAWL_INTERVAL_SECONDS") {
-            None => Duration::ZERO,
-            Some(v) => Duration::from_secs(v.trim().parse().map_err(|_| ConfigError::Invalid {
-                name: "MIN_CRAWL_INTERVAL_SECONDS",
-                value: v.clone(),
-                expected: "a whole number of seconds",
-            })?),
-        };
-        let running_policy = match lookup("CRAWLER_RUNNING_POLICY").as_deref().map(str::trim) {
-            None | Some("retry") => RunningPolicy::Retry,
-            Some("accept") => RunningPolicy::Accept,
-            Some(other) => {
-                return Err(ConfigError::Invalid {
-                    name: "CRAWLER_RUNNING_POLICY",
-                    value: other.to_string(),
-                    expected: "retry | accept",
-                })
-            }
-        };
+        Self::read(&Env::new(lookup))
+    }
+
+    fn read(env: &Env<impl Fn(&str) -> Option<String>>) -> Result<Self, ConfigError> {
+        let routes = Routes::parse(&env.required_for(
+            "CRAWLER_ROUTES",
+            "it maps bucket + key prefix to a crawler or table (see README)",
+        )?)?;
         Ok(Self {
             routes,
-            min_crawl_interval,
-            running_policy,
-            batch: BatchConfig::from_lookup(&lookup)?,
+            min_crawl_interval: env
+                .seconds("MIN_CRAWL_INTERVAL_SECONDS")?
+                .unwrap_or(Duration::ZERO),
+            running_policy: env
+                .choice("CRAWLER_RUNNING_POLICY")?
+                .unwrap_or(RunningPolicy::Retry),
+            batch: BatchConfig::read(env)?,
             deadline_reserve: Duration::from_secs(1),
         })
     }

@@ -7,7 +7,7 @@ use crate::glue::{CrawlerState, Glue, GlueError, PartitionOutcome, MAX_PARTITION
 use crate::routing::{partition_of, Partition, TableRef};
 use aws_lambda_events::sqs::SqsEvent;
 use ferrolake_shared::batch::{
-    catch_panic, catch_panic_sync, BatchReport, SqsBatchFunction, Verdict,
+    catch_panic, message_id, parse_each, BatchReport, Body, SqsBatchFunction, Verdict,
 };
 use ferrolake_shared::envelope::{s3_notification_from_sqs_body, S3Notification};
 use ferrolake_shared::retry::{retry, Backoff, Deadline};
@@ -87,42 +87,29 @@ impl<C: Glue> CrawlerTrigger<C> {
 
     /// Parse and route every message (pure; a panic fails only its message).
     fn plan(&self, event: &SqsEvent, metrics: &Metrics) -> Plan {
+        let parsed = parse_each(&event.records, "not a usable S3 event notification", |m| {
+            s3_notification_from_sqs_body(m.body.as_deref()).map(
+                |notification| match notification {
+                    S3Notification::Objects(objects) => Body::Work(objects),
+                    S3Notification::SnsControl { kind } => Body::SnsControl(kind),
+                    S3Notification::TestEvent { bucket } => {
+                        metrics.count(metric::TEST_EVENTS, 1);
+                        tracing::info!(
+                            messageId = message_id(m),
+                            bucket = bucket.as_deref().unwrap_or(""),
+                            "s3:TestEvent acknowledged"
+                        );
+                        Body::Nothing
+                    }
+                },
+            )
+        });
         let mut plan = Plan {
-            verdicts: vec![Verdict::Ok; event.records.len()],
+            verdicts: parsed.verdicts,
             ..Plan::default()
         };
-        for (index, message) in event.records.iter().enumerate() {
-            let id = message
-                .message_id
-                .as_deref()
-                .unwrap_or("<missing messageId>");
-            let parsed =
-                catch_panic_sync(|| s3_notification_from_sqs_body(message.body.as_deref()));
-            let objects = match parsed {
-                Err(panic) => {
-                    plan.verdicts[index] = Verdict::Retry(format!("parsing panicked: {panic}"));
-                    continue;
-                }
-                Ok(Err(err)) => {
-                    plan.verdicts[index] =
-                        Verdict::Poison(format!("not a usable S3 event notification: {err}"));
-                    continue;
-                }
-                Ok(Ok(S3Notification::TestEvent { bucket })) => {
-                    metrics.count(metric::TEST_EVENTS, 1);
-                    tracing::info!(
-                        messageId = id,
-                        bucket = bucket.as_deref().unwrap_or(""),
-                        "s3:TestEvent acknowledged"
-                    );
-                    continue;
-                }
-                Ok(Ok(S3Notification::SnsControl { kind })) => {
-                    tracing::info!(messageId = id, kind = %kind, "SNS control message acknowledged");
-                    continue;
-                }
-                Ok(Ok(S3Notification::Objects(objects))) => objects,
-            };
+        for (index, objects) in parsed.work {
+            let id = message_id(&event.records[index]);
             for object in objects {
                 metrics.count(metric::OBJECTS, 1);
                 if !object.event_name.starts_with("ObjectCreated") {

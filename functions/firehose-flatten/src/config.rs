@@ -1,19 +1,19 @@
 //! Settings from the environment (documented with defaults in the README).
 
 use crate::partition::{parse_partition_keys, PartitionConfigError, PartitionKey};
-use ferrolake_flatten::{FlattenOptions, ParseChoiceError};
+use ferrolake_flatten::{FlattenError, FlattenOptions};
+use ferrolake_shared::env::{self, Env, EnvError};
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{name}={value:?} is invalid: expected {expected}")]
-    Invalid {
-        name: &'static str,
-        value: String,
-        expected: &'static str,
-    },
+    #[error(transparent)]
+    Env(#[from] EnvError),
     #[error(transparent)]
     Partition(#[from] PartitionConfigError),
+    /// The options each parsed, but the flattener rejects them together.
+    #[error("flatten options={:?} is invalid: expected a consistent set (see README)", .0.to_string())]
+    Flatten(#[source] FlattenError),
 }
 
 /// What happens to records that do not fit the response.
@@ -23,6 +23,13 @@ pub enum Overflow {
     Reingest,
     /// Answer `ProcessingFailed` (Firehose writes the original to the error prefix).
     Fail,
+}
+
+ferrolake_shared::choices! {
+    Overflow {
+        "reingest" => Reingest,
+        "fail" => Fail,
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -51,163 +58,60 @@ impl Default for Config {
     }
 }
 
-fn list(value: &str) -> Vec<String> {
-    value
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
-fn pairs(name: &'static str, value: &str) -> Result<Vec<(String, String)>, ConfigError> {
-    list(value)
-        .into_iter()
-        .map(|pair| match pair.split_once('=') {
-            Some((a, b)) if !a.trim().is_empty() => {
-                Ok((a.trim().to_string(), b.trim().to_string()))
-            }
-            _ => Err(ConfigError::Invalid {
-                name,
-                value: pair,
-                expected: "comma-separated name=value pairs",
-            }),
-        })
-        .collect()
-}
-
-fn boolean(name: &'static str, value: &str) -> Result<bool, ConfigError> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" | "keep" => Ok(true),
-        "false" | "0" | "no" | "off" | "drop" => Ok(false),
-        _ => Err(ConfigError::Invalid {
-            name,
-            value: value.into(),
-            expected: "true | false",
-        }),
+/// Replace `target` with the setting's value when it is set.
+fn set<T>(target: &mut T, value: Option<T>) {
+    if let Some(value) = value {
+        *target = value;
     }
-}
-
-/// One of a flatten option's named choices (`FromStr`, which lists them on error).
-fn choice<T: std::str::FromStr<Err = ParseChoiceError>>(
-    name: &'static str,
-    value: &str,
-) -> Result<T, ConfigError> {
-    value
-        .trim()
-        .parse()
-        .map_err(|e: ParseChoiceError| ConfigError::Invalid {
-            name,
-            value: value.into(),
-            expected: e.choices,
-        })
-}
-
-fn number(name: &'static str, value: &str) -> Result<usize, ConfigError> {
-    value.trim().parse().map_err(|_| ConfigError::Invalid {
-        name,
-        value: value.into(),
-        expected: "a whole number",
-    })
 }
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::read(&env::from_process_env())
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Self::read(&Env::new(lookup))
+    }
+
+    fn read(env: &Env<impl Fn(&str) -> Option<String>>) -> Result<Self, ConfigError> {
         let mut c = Config::default();
         let f = &mut c.flatten;
-        if let Some(v) = lookup("SEPARATOR") {
-            f.separator = v;
-        }
-        if let Some(v) = lookup("NORMALIZE_KEYS") {
-            f.normalize_keys = boolean("NORMALIZE_KEYS", &v)?;
-        }
-        if let Some(v) = lookup("DIGIT_PREFIX") {
-            f.digit_prefix = v;
-        }
-        if let Some(v) = lookup("ARRAY_MODE") {
-            f.array_mode = choice("ARRAY_MODE", &v)?;
-        }
-        f.explode_path = lookup("EXPLODE_PATH").filter(|p| !p.trim().is_empty());
-        if let Some(v) = lookup("MAX_ARRAY_ITEMS") {
-            f.max_array_items = number("MAX_ARRAY_ITEMS", &v)?;
-        }
-        if let Some(v) = lookup("MAX_DEPTH") {
-            f.max_depth = number("MAX_DEPTH", &v)?;
-        }
-        if let Some(v) = lookup("HARD_MAX_DEPTH") {
-            f.hard_max_depth = number("HARD_MAX_DEPTH", &v)?;
-        }
-        if let Some(v) = lookup("COLLISION") {
-            f.collision = choice("COLLISION", &v)?;
-        }
-        if let Some(v) = lookup("NULLS") {
-            f.keep_nulls = boolean("NULLS", &v)?;
-        }
-        if let Some(v) = lookup("EMPTY") {
-            f.keep_empty = boolean("EMPTY", &v)?;
-        }
-        f.include = lookup("INCLUDE_PATHS")
-            .map(|v| list(&v))
-            .unwrap_or_default();
-        f.exclude = lookup("EXCLUDE_PATHS")
-            .map(|v| list(&v))
-            .unwrap_or_default();
-        f.json_paths = lookup("JSON_PATHS").map(|v| list(&v)).unwrap_or_default();
-        if let Some(v) = lookup("RENAMES") {
-            f.renames = pairs("RENAMES", &v)?;
-        }
-        if let Some(v) = lookup("NON_OBJECT") {
-            f.non_object = choice("NON_OBJECT", &v)?;
-        }
-        if let Some(v) = lookup("MULTI_JSON") {
-            f.multi_json = boolean("MULTI_JSON", &v)?;
-        }
-        if let Some(v) = lookup("APPEND_NEWLINE") {
-            f.append_newline = boolean("APPEND_NEWLINE", &v)?;
-        }
-        if let Some(v) = lookup("PARTITION_KEYS") {
+        set(&mut f.separator, env.optional("SEPARATOR"));
+        set(&mut f.normalize_keys, env.boolean("NORMALIZE_KEYS")?);
+        set(&mut f.digit_prefix, env.optional("DIGIT_PREFIX"));
+        set(&mut f.array_mode, env.choice("ARRAY_MODE")?);
+        f.explode_path = env
+            .optional("EXPLODE_PATH")
+            .filter(|p| !p.trim().is_empty());
+        set(&mut f.max_array_items, env.number("MAX_ARRAY_ITEMS", ..)?);
+        set(&mut f.max_depth, env.number("MAX_DEPTH", ..)?);
+        set(&mut f.hard_max_depth, env.number("HARD_MAX_DEPTH", ..)?);
+        set(&mut f.collision, env.choice("COLLISION")?);
+        set(&mut f.keep_nulls, env.boolean("NULLS")?);
+        set(&mut f.keep_empty, env.boolean("EMPTY")?);
+        f.include = env.list("INCLUDE_PATHS").unwrap_or_default();
+        f.exclude = env.list("EXCLUDE_PATHS").unwrap_or_default();
+        f.json_paths = env.list("JSON_PATHS").unwrap_or_default();
+        set(&mut f.renames, env.pairs("RENAMES")?);
+        set(&mut f.non_object, env.choice("NON_OBJECT")?);
+        set(&mut f.multi_json, env.boolean("MULTI_JSON")?);
+        set(&mut f.append_newline, env.boolean("APPEND_NEWLINE")?);
+        if let Some(v) = env.optional("PARTITION_KEYS") {
             c.partition_keys = parse_partition_keys(&v)?;
         }
-        if let Some(v) = lookup("PARTITION_DEFAULT") {
-            c.partition_default = v;
-        }
-        if let Some(v) = lookup("DROP_WHERE") {
-            c.flatten.drop_where = pairs("DROP_WHERE", &v)?;
-        }
-        if let Some(v) = lookup("RESPONSE_BUDGET_BYTES") {
-            let budget = number("RESPONSE_BUDGET_BYTES", &v)?;
-            if !(1024..=crate::response::LAMBDA_RESPONSE_LIMIT).contains(&budget) {
-                return Err(ConfigError::Invalid {
-                    name: "RESPONSE_BUDGET_BYTES",
-                    value: v,
-                    expected: "1024..=6291556 (Lambda's response limit)",
-                });
-            }
-            c.response_budget = budget;
-        }
-        if let Some(v) = lookup("OVERFLOW") {
-            c.overflow = match v.trim() {
-                "reingest" => Overflow::Reingest,
-                "fail" => Overflow::Fail,
-                _ => {
-                    return Err(ConfigError::Invalid {
-                        name: "OVERFLOW",
-                        value: v,
-                        expected: "reingest | fail",
-                    })
-                }
-            };
-        }
+        set(&mut c.partition_default, env.optional("PARTITION_DEFAULT"));
+        set(&mut c.flatten.drop_where, env.pairs("DROP_WHERE")?);
+        set(
+            &mut c.response_budget,
+            env.number(
+                "RESPONSE_BUDGET_BYTES",
+                1024..=crate::response::LAMBDA_RESPONSE_LIMIT,
+            )?,
+        );
+        set(&mut c.overflow, env.choice("OVERFLOW")?);
         // Fail at start-up, not per record, on options the flattener rejects.
-        c.flatten.validate().map_err(|e| ConfigError::Invalid {
-            name: "flatten options",
-            value: e.to_string(),
-            expected: "a consistent set (see README)",
-        })?;
+        c.flatten.validate().map_err(ConfigError::Flatten)?;
         Ok(c)
     }
 }
@@ -218,7 +122,7 @@ mod tests {
     use ferrolake_flatten::{ArrayMode, Collision, NonObject};
 
     fn with(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        Config::from_lookup(ferrolake_shared::testing::env_lookup(pairs))
+        Config::from_lookup(ferrolake_shared::env::lookup_from(pairs))
     }
 
     #[test]

@@ -1,10 +1,6 @@
 //! Settings from the environment (documented in the README), read once by `main`.
 
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("CONFIG_TABLE is not set: the DynamoDB table holding the Redshift configuration")]
-    TableMissing,
-}
+use ferrolake_shared::env::{self, Env, EnvError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -13,13 +9,20 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+    pub fn from_env() -> Result<Self, EnvError> {
+        Self::read(&env::from_process_env())
     }
 
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, EnvError> {
+        Self::read(&Env::new(lookup))
+    }
+
+    fn read(env: &Env<impl Fn(&str) -> Option<String>>) -> Result<Self, EnvError> {
         Ok(Self {
-            table: lookup("CONFIG_TABLE").ok_or(ConfigError::TableMissing)?,
+            table: env.required_for(
+                "CONFIG_TABLE",
+                "the DynamoDB table holding the Redshift configuration",
+            )?,
         })
     }
 }

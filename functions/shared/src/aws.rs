@@ -122,14 +122,7 @@ mod tests {
 
     #[test]
     fn path_style_follows_flag_then_endpoint_override() {
-        let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |name: &str| {
-                pairs
-                    .iter()
-                    .find(|(k, _)| *k == name)
-                    .map(|(_, v)| v.to_string())
-            }
-        };
+        let env = crate::env::lookup_from;
         assert!(!s3_force_path_style(env(&[])));
         assert!(s3_force_path_style(env(&[(
             "AWS_ENDPOINT_URL",

@@ -472,9 +472,9 @@ mod tests {
         assert!(err.to_string().contains("`MessageId`"), "{err}");
     }
 
-    #[tokio::test]
-    async fn bad_envelope_becomes_poison_with_a_log_line_naming_message_and_reason() {
-        use crate::batch::{process_each, BatchConfig, Outcome, PoisonPolicy};
+    #[test]
+    fn bad_envelope_becomes_poison_with_a_log_line_naming_message_and_reason() {
+        use crate::batch::{parse_each, BatchReport, Body, PoisonPolicy};
         use crate::telemetry::JsonLogLayer;
         use std::sync::{Arc, Mutex};
         use tracing_subscriber::layer::SubscriberExt;
@@ -497,13 +497,11 @@ mod tests {
         let _guard = tracing::subscriber::set_default(subscriber);
 
         let ev = fixture("sqs-bad-bodies.json");
-        let report = process_each(&ev, &BatchConfig::default(), |m| async move {
-            match s3_notification_from_sqs_body(m.body.as_deref()) {
-                Ok(_) => Outcome::Ok,
-                Err(err) => Outcome::Poison(err),
-            }
-        })
-        .await;
+        let parsed = parse_each(&ev.records, "not a usable S3 event notification", |m| {
+            s3_notification_from_sqs_body(m.body.as_deref()).map(Body::Work)
+        });
+        let metrics = crate::telemetry::Metrics::new("test", false);
+        let report = BatchReport::from_verdicts(&ev.records, parsed.verdicts, &metrics);
         let response = report.into_response(PoisonPolicy::DeadLetter);
         assert_eq!(response.batch_item_failures.len(), ev.records.len());
 

@@ -2,13 +2,14 @@
 //!
 //! - [`telemetry`]: JSON logs in Lambda's JSON log format, CloudWatch EMF metrics, cold start,
 //!   and the runtime loop every `main` ends with (`run_runtime`, `run_runtime_fallible`).
-//! - [`batch`]: SQS batch processing with per-record outcomes (`Ok` / `Retry` / `Poison`).
+//! - [`batch`]: SQS batch processing with per-record verdicts (`Ok` / `Retry` / `Poison`).
+//! - [`env`]: settings from the environment, typed getters and one error naming the variable
+//!   (`flatten` feature: the flattener's choice enums through `env::choice`).
 //! - [`envelope`]: SNS-in-SQS and S3 event notification envelopes, parsed leniently.
 //! - [`retry`]: capped exponential backoff with full jitter, bounded by the Lambda deadline.
 //! - [`aws`]: SDK configuration from the environment (`AWS_ENDPOINT_URL[_<SERVICE>]`).
 //! - [`https`]: the one TLS configuration and trust store (SDK, catalog API, PostgreSQL).
 //! - [`heap`]: malloc kept warm between invocations (no trim-and-refault per batch).
-//! - [`flatten`]: the streaming JSON flattener (firehose-flatten, athena-udf's `flatten_json`).
 //! - `secrets` (feature `secrets`): the one Secrets Manager seam — current values with a TTL
 //!   cache, and the versions, stages and writes of managed secrets and rotation.
 //! - `streams` (feature `streams`): Kinesis PutRecords / Firehose PutRecordBatch without
@@ -19,6 +20,7 @@
 
 pub mod aws;
 pub mod batch;
+pub mod env;
 pub mod envelope;
 pub mod heap;
 pub mod https;
@@ -28,22 +30,3 @@ pub mod secrets;
 #[cfg(feature = "streams")]
 pub mod streams;
 pub mod telemetry;
-
-/// Kept only for the unit tests in `functions/*/src/config.rs` (`Config::from_lookup`), which
-/// name this path; `ferrolake_local_aws::env_lookup` is the same function for everything else.
-#[doc(hidden)]
-pub mod testing {
-    /// An environment lookup over fixed pairs (first match wins), for `Config::from_lookup`.
-    pub fn env_lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + Clone + use<> {
-        let pairs: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |name: &str| {
-            pairs
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        }
-    }
-}

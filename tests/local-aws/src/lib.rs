@@ -42,8 +42,6 @@ pub use postgres::{PgServer, IAM_LOGIN_ROLE};
 pub use process::{remove_stale_scratch, spawn_supervised};
 pub use streams::AcceptAll;
 
-pub use ferrolake_shared::testing::env_lookup;
-
 use aws_config::{Region, SdkConfig};
 use aws_credential_types::Credentials;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -3,7 +3,7 @@
 use super::*;
 use crate::config::Config;
 use aws_lambda_events::sqs::SqsMessage;
-use ferrolake_shared::batch::{PoisonPolicy, Resolution};
+use ferrolake_shared::batch::{PoisonPolicy, Verdict};
 use ferrolake_shared::streams::PutError;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
@@ -248,19 +248,19 @@ async fn transient_errors_are_retried_then_reported_and_4xx_is_poison() {
     assert_eq!(f.catalog().calls("flaky"), 3);
     assert_eq!(f.catalog().calls("down"), 3, "max attempts");
     assert_eq!(f.catalog().calls("bad"), 1, "400 is not retried");
-    let resolutions: HashMap<String, Resolution> = report
+    let resolutions: HashMap<String, Verdict> = report
         .entries()
         .iter()
         .map(|(id, r)| (id.clone().unwrap(), r.clone()))
         .collect();
-    assert_eq!(resolutions["m-flaky"], Resolution::Processed);
+    assert_eq!(resolutions["m-flaky"], Verdict::Ok);
     assert!(
-        matches!(&resolutions["m-down"], Resolution::Retry(r) if r.contains("503")),
+        matches!(&resolutions["m-down"], Verdict::Retry(r) if r.contains("503")),
         "{:?}",
         resolutions["m-down"]
     );
     assert!(
-        matches!(&resolutions["m-bad"], Resolution::Poison(r) if r.contains("400")),
+        matches!(&resolutions["m-bad"], Verdict::Poison(r) if r.contains("400")),
         "{:?}",
         resolutions["m-bad"]
     );
@@ -279,8 +279,8 @@ async fn malformed_notifications_are_poison_and_do_not_stop_the_batch() {
     ]);
     let (report, _) = run(&f, &ev).await;
     let entries = report.entries().to_vec();
-    assert!(matches!(&entries[0].1, Resolution::Poison(r) if r.contains("malformed notification")));
-    assert!(matches!(&entries[1].1, Resolution::Poison(r) if r.contains("no item id")));
+    assert!(matches!(&entries[0].1, Verdict::Poison(r) if r.contains("malformed notification")));
+    assert!(matches!(&entries[1].1, Verdict::Poison(r) if r.contains("no item id")));
     assert_eq!(failed(report), vec!["bad", "no-id"]);
     assert!(written(&f).contains_key("s1"));
 }
@@ -364,7 +364,7 @@ async fn a_record_over_one_mebibyte_is_poison() {
     )
     .await;
     assert!(
-        matches!(&report.entries()[0].1, Resolution::Poison(r) if r.contains("over Kinesis' 1 MiB limit"))
+        matches!(&report.entries()[0].1, Verdict::Poison(r) if r.contains("over Kinesis' 1 MiB limit"))
     );
     assert_eq!(failed(report), vec!["m-huge"]);
 }
@@ -401,7 +401,7 @@ async fn committed_sample_events_parse() {
         let ev: SqsEvent = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let f = function(FakeCatalog::default(), FakeStreams::default(), &[]);
         let (report, _) = run(&f, &ev).await;
-        let poison = report.count(|r| matches!(r, Resolution::Poison(_)));
+        let poison = report.count(|r| matches!(r, Verdict::Poison(_)));
         let expected = if path.ends_with("mixed-batch.json") {
             1
         } else {

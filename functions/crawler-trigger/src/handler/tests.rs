@@ -3,7 +3,7 @@
 use super::*;
 use crate::glue::{CrawlerStatus, TableLayout};
 use aws_lambda_events::sqs::SqsMessage;
-use ferrolake_shared::batch::{PoisonPolicy, Resolution};
+use ferrolake_shared::batch::{PoisonPolicy, Verdict};
 use serde_json::json;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -201,9 +201,7 @@ async fn run(t: &CrawlerTrigger<FakeGlue>, ev: &SqsEvent) -> (BatchReport, Metri
 /// The reason of entry `index`, which must have resolved as `kind` ("retry" | "poison").
 fn reason_of(report: &BatchReport, index: usize, kind: &str) -> String {
     match (&report.entries()[index].1, kind) {
-        (Resolution::Retry(reason), "retry") | (Resolution::Poison(reason), "poison") => {
-            reason.clone()
-        }
+        (Verdict::Retry(reason), "retry") | (Verdict::Poison(reason), "poison") => reason.clone(),
         (other, _) => panic!("entry {index}: expected {kind}, got {other:?}"),
     }
 }
@@ -333,7 +331,7 @@ async fn minimum_interval_defers_instead_of_starting() {
     assert_eq!(t.glue().starts(), vec!["events"]);
     assert_eq!(metrics.counter(metric::DEFERRED_INTERVAL), 1);
     match &report.entries()[0].1 {
-        Resolution::Retry(reason) => {
+        Verdict::Retry(reason) => {
             assert!(reason.contains("MIN_CRAWL_INTERVAL_SECONDS"), "{reason}")
         }
         other => panic!("expected retry, got {other:?}"),

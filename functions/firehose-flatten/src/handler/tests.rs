@@ -42,7 +42,7 @@ impl StreamPut for FakeReingest {
 }
 
 fn config(pairs: &[(&str, &str)]) -> Config {
-    Config::from_lookup(ferrolake_local_aws::env_lookup(pairs)).unwrap()
+    Config::from_lookup(ferrolake_shared::env::lookup_from(pairs)).unwrap()
 }
 
 fn function(pairs: &[(&str, &str)]) -> FirehoseFlatten<FakeReingest> {

@@ -133,16 +133,7 @@ mod tests {
     use tracing::level_filters::LevelFilter;
 
     fn filter(pairs: &[(&str, &str)]) -> Targets {
-        let pairs: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        level_filter_from(move |name| {
-            pairs
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        })
+        level_filter_from(crate::env::lookup_from(pairs))
     }
 
     #[test]
