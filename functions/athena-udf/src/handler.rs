@@ -273,8 +273,7 @@ pub async fn serve(
 ) -> Result<(), lambda_runtime::Error> {
     ferrolake_shared::telemetry::init(function_name);
     let sdk = ferrolake_shared::aws::load_config().await?;
-    let secrets =
-        ferrolake_shared::secrets::SecretsManager::new(aws_sdk_secretsmanager::Client::new(&sdk));
+    let secrets = ferrolake_shared::secrets::SecretsManager::lazy(&sdk);
     let function = AthenaUdf::new(registry, secrets).with_threads(config.threads);
     let function = &function;
     ferrolake_shared::telemetry::run_runtime_fallible(

@@ -1,6 +1,7 @@
 //! `redshift-config` Lambda entry point: telemetry, clients built once, the runtime loop.
 #![recursion_limit = "256"]
 
+use ferrolake_shared::aws::LazyClient;
 use ferrolake_shared::secrets::SecretsManager;
 use ferrolake_shared::telemetry;
 use lambda_runtime::LambdaEvent;
@@ -21,10 +22,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init(FUNCTION);
     let config = Config::from_env()?;
     let sdk = ferrolake_shared::aws::load_config().await?;
+    // DynamoDB is read by every invocation; the connection clients are built when a
+    // target first needs them (LazyClient).
     let aws = Aws {
-        redshift: aws_sdk_redshift::Client::new(&sdk),
-        serverless: aws_sdk_redshiftserverless::Client::new(&sdk),
-        secrets: SecretsManager::new(aws_sdk_secretsmanager::Client::new(&sdk)),
+        redshift: LazyClient::new(&sdk, aws_sdk_redshift::Client::new),
+        serverless: LazyClient::new(&sdk, aws_sdk_redshiftserverless::Client::new),
+        secrets: SecretsManager::lazy(&sdk),
     };
     let function = RedshiftConfig {
         source: DynamoConfig {
@@ -37,7 +40,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 connect_timeout: Duration::from_secs(10),
             },
             data_api: DataApiConnector {
-                client: aws_sdk_redshiftdata::Client::new(&sdk),
+                client: LazyClient::new(&sdk, aws_sdk_redshiftdata::Client::new),
                 timeout: Duration::from_secs(120),
             },
         },

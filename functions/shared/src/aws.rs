@@ -43,6 +43,72 @@ pub async fn load_config() -> Result<SdkConfig, HttpsError> {
     Ok(config_loader()?.load().await)
 }
 
+/// An SDK client built on first use, then shared by every clone. For the clients a function
+/// needs only for some events (redshift-config's connection modes, athena-udf's keyed UDFs):
+/// building an SDK client costs ~0.1–0.2 ms (its endpoint rules and partition table are set
+/// up then), so building every possible client in `main` put the unused ones on each cold
+/// start. Clients every invocation uses stay built in `main`.
+pub struct LazyClient<C> {
+    inner: std::sync::Arc<LazyInner<C>>,
+}
+
+struct LazyInner<C> {
+    config: Option<SdkConfig>,
+    build: fn(&SdkConfig) -> C,
+    client: std::sync::OnceLock<C>,
+}
+
+impl<C> Clone for LazyClient<C> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<C> LazyClient<C> {
+    /// Built from `config` by `build` (e.g. `aws_sdk_redshift::Client::new`) when first used.
+    pub fn new(config: &SdkConfig, build: fn(&SdkConfig) -> C) -> Self {
+        Self {
+            inner: std::sync::Arc::new(LazyInner {
+                config: Some(config.clone()),
+                build,
+                client: std::sync::OnceLock::new(),
+            }),
+        }
+    }
+
+    /// A client that is already built (tests pointing it at a proxy, say).
+    pub fn ready(client: C) -> Self {
+        fn never<C>(_: &SdkConfig) -> C {
+            unreachable!("a ready LazyClient is never built")
+        }
+        Self {
+            inner: std::sync::Arc::new(LazyInner {
+                config: None,
+                build: never::<C>,
+                client: std::sync::OnceLock::from(client),
+            }),
+        }
+    }
+
+    /// Whether the client has been built yet.
+    pub fn is_built(&self) -> bool {
+        self.inner.client.get().is_some()
+    }
+}
+
+impl<C> std::ops::Deref for LazyClient<C> {
+    type Target = C;
+
+    fn deref(&self) -> &C {
+        self.inner.client.get_or_init(|| match &self.inner.config {
+            Some(config) => (self.inner.build)(config),
+            None => unreachable!("a LazyClient without a config is created ready"),
+        })
+    }
+}
+
 /// Whether S3 should use path-style addressing: `S3_FORCE_PATH_STYLE=true|false` decides;
 /// without it, path style is on whenever an endpoint override is set (emulators rarely
 /// resolve `bucket.host` names).
@@ -164,6 +230,26 @@ mod tests {
             !provider.contains("EnvironmentVariableCredentialsProvider"),
             "{provider}"
         );
+    }
+
+    #[test]
+    fn a_lazy_client_is_built_once_on_first_use_and_shared_by_clones() {
+        let config = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .build();
+        static BUILT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        fn build(_: &SdkConfig) -> usize {
+            BUILT.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 41
+        }
+        let lazy = LazyClient::new(&config, build);
+        let clone = lazy.clone();
+        assert!(!lazy.is_built());
+        assert_eq!(BUILT.load(std::sync::atomic::Ordering::SeqCst), 0);
+        assert_eq!(*clone, 41);
+        assert_eq!(*lazy, 41);
+        assert!(lazy.is_built());
+        assert_eq!(BUILT.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(*LazyClient::ready(7usize), 7);
     }
 
     #[derive(Debug)]

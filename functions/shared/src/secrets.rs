@@ -145,12 +145,22 @@ pub trait SecretStore {
 /// Secrets Manager, always asking for `AWSCURRENT` explicitly.
 #[derive(Clone)]
 pub struct SecretsManager {
-    client: aws_sdk_secretsmanager::Client,
+    client: crate::aws::LazyClient<aws_sdk_secretsmanager::Client>,
 }
 
 impl SecretsManager {
     pub fn new(client: aws_sdk_secretsmanager::Client) -> Self {
-        Self { client }
+        Self {
+            client: crate::aws::LazyClient::ready(client),
+        }
+    }
+
+    /// The client is built on the first secret read (functions that read secrets only for
+    /// some events: athena-udf's keyed UDFs, redshift-config's logins and rotation).
+    pub fn lazy(config: &aws_types::SdkConfig) -> Self {
+        Self {
+            client: crate::aws::LazyClient::new(config, aws_sdk_secretsmanager::Client::new),
+        }
     }
 }
 

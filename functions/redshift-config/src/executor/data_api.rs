@@ -247,7 +247,8 @@ impl DataApiSession {
 }
 
 pub struct DataApiConnector {
-    pub client: Client,
+    /// Built on the first Data API target (a stack may have none).
+    pub client: ferrolake_shared::aws::LazyClient<Client>,
     /// Longest wait for one statement.
     pub timeout: Duration,
 }
@@ -265,7 +266,7 @@ impl Connector for DataApiConnector {
             Credentials::Secret { secret_arn } => Auth::Secret(secret_arn.clone()),
         };
         Ok(DataApiSession {
-            client: self.client.clone(),
+            client: (*self.client).clone(),
             auth,
             database: database.to_string(),
             timeout: self.timeout,

@@ -155,9 +155,11 @@ impl Session for PgSession {
 }
 
 #[derive(Clone)]
+/// The clients a direct login may need, each built on first use: a target is either a
+/// provisioned cluster or a serverless workgroup, or signs in with a secret.
 pub struct Aws {
-    pub redshift: aws_sdk_redshift::Client,
-    pub serverless: aws_sdk_redshiftserverless::Client,
+    pub redshift: ferrolake_shared::aws::LazyClient<aws_sdk_redshift::Client>,
+    pub serverless: ferrolake_shared::aws::LazyClient<aws_sdk_redshiftserverless::Client>,
     /// The shared secret seam's adapter (admin logins from a secret).
     pub secrets: SecretsManager,
 }

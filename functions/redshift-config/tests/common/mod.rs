@@ -17,6 +17,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
 use ferrolake_local_aws::{postgres, TestEnv};
+use ferrolake_shared::aws::LazyClient;
 use ferrolake_shared::secrets::SecretsManager;
 use redshift_config::desired::SslMode;
 use redshift_config::desired::{from_items, DesiredState};
@@ -103,8 +104,8 @@ impl Fixture {
             .await?;
         let secrets = aws_sdk_secretsmanager::Client::new(config);
         let aws = Aws {
-            redshift,
-            serverless: aws_sdk_redshiftserverless::Client::new(config),
+            redshift: LazyClient::ready(redshift),
+            serverless: LazyClient::new(config, aws_sdk_redshiftserverless::Client::new),
             secrets: SecretsManager::new(secrets.clone()),
         };
         Ok(Self {
@@ -213,7 +214,7 @@ impl Fixture {
                     connect_timeout: Duration::from_secs(5),
                 },
                 data_api: DataApiConnector {
-                    client: data_api,
+                    client: LazyClient::ready(data_api),
                     timeout: Duration::from_secs(20),
                 },
             },
