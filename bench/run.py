@@ -805,6 +805,8 @@ def main():
     if args.render:
         results = Path(args.render)
         r = json.loads(results.read_text())
+        for row in r.get("cold", []) + r.get("cold_machine", []):
+            row.setdefault("peer", row.get("python", False))  # results written before the rename
         r["notes"] = NOTES
         chart(r, results.with_suffix(".png"))
         results.with_suffix(".md").write_text(build_report(r))
@@ -1000,14 +1002,12 @@ NOTES = [
     "gets slower. Splitting the serial parts too (base64 and Arrow encoding per range) is the next step. Lambda "
     "at 128 MB gets a fraction of one vCPU: `UDF_THREADS` pays off from about 3,538 MB (two vCPUs) upwards.",
     "**Cold starts.** The Rust figure is the whole `main` before the first poll: JSON logging set up, config "
-    "parsed and validated, the AWS SDK configuration loaded from the environment and every client built. A "
-    "minimal `lambda_runtime` binary polls after ~2 ms (the issue's figure); the ferrolake binaries take 13–20 "
-    "ms and miss the 10 ms goal. Not yet profiled in depth; a syscall trace of athena-udf shows its HTTPS "
-    "connector reading the system's root certificates one file at a time (147 files here) before the first "
-    "poll. Candidates, untried: compiled-in roots (webpki-roots) instead of the platform store, and building "
-    "rarely used clients on first use. Even so, every binary starts over 20× faster than Python with boto3. "
-    "The Python peers pay the interpreter start plus their imports: `flatten_json`, pyarrow for the "
-    "`athena-udf` package, boto3 for the baseline.",
+    "parsed and validated, the AWS SDK configuration and the clients every invocation uses built. Where the "
+    "time went and what was removed (one compiled-in trust store for every TLS client, Lambda's credential "
+    "variables read directly instead of building the default chains, clients for some events built on first "
+    "use), with a profile and per-change savings: `docs/cold-start.md` (`make cold-start`). The Python peers "
+    "pay the interpreter start plus their imports: `flatten_json`, pyarrow for the `athena-udf` package, "
+    "boto3 for the baseline; the Java peer pays the JVM start and class loading.",
     "**Peak memory.** athena-udf holds the request, the decoded Arrow batch and the encoded response at once; "
     "the Python package additionally materialises every row as a Python object (`to_pylist`), hence its peak.",
     "**Cost model.** GB-s = duration × memory. Durations here are on one full core; below 1,769 MB Lambda gives a "
