@@ -106,6 +106,7 @@ template-check: venv tools
 	$(TOOLS_VENV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
 test: setup fmt-check clippy template-check deny
+	python3 tests/use_cycles.py
 	cargo test --workspace --locked
 	$(MAKE) --no-print-directory java-conformance
 

@@ -256,7 +256,7 @@ impl Compiled {
             non_object: opts.non_object,
             multi_json: opts.multi_json,
             append_newline: opts.append_newline,
-            paths: PathRules::new(opts),
+            paths: path_rules(opts),
             watch: opts.watch.iter().map(|f| f.as_bytes().to_vec()).collect(),
             drop_rules: opts
                 .drop_where
@@ -264,5 +264,29 @@ impl Compiled {
                 .map(|(f, v)| (f.as_bytes().to_vec(), v.as_bytes().to_vec()))
                 .collect(),
         })
+    }
+}
+
+/// The path options as the walker reads them.
+fn path_rules(opts: &FlattenOptions) -> PathRules {
+    let bytes = |list: &[String]| {
+        list.iter()
+            .map(|s| s.as_bytes().to_vec())
+            .collect::<Vec<_>>()
+    };
+    PathRules {
+        sep: opts.separator.as_bytes().to_vec(),
+        include: bytes(&opts.include),
+        exclude: bytes(&opts.exclude),
+        json_paths: bytes(&opts.json_paths),
+        renames: opts
+            .renames
+            .iter()
+            .map(|(a, b)| (a.as_bytes().to_vec(), b.as_bytes().to_vec()))
+            .collect(),
+        explode_path: match opts.array_mode {
+            ArrayMode::Explode => opts.explode_path.as_ref().map(|p| p.as_bytes().to_vec()),
+            _ => None,
+        },
     }
 }

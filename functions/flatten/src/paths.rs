@@ -2,45 +2,22 @@
 //! exploded. A path is the flattened name of a member (normalised segments joined with the
 //! separator); the walker applies these rules outside arrays (top-level members) only.
 
-use crate::options::{ArrayMode, FlattenOptions};
 use rustc_hash::FxHashMap;
 
-/// The path options compiled to bytes.
+/// The path options compiled to bytes (built by the options' compiled form, so this module
+/// needs nothing from `options`).
 #[derive(Debug)]
 pub(crate) struct PathRules {
     pub sep: Vec<u8>,
-    include: Vec<Vec<u8>>,
-    exclude: Vec<Vec<u8>>,
-    json_paths: Vec<Vec<u8>>,
-    renames: FxHashMap<Vec<u8>, Vec<u8>>,
-    /// Only with [`ArrayMode::Explode`].
-    explode_path: Option<Vec<u8>>,
+    pub include: Vec<Vec<u8>>,
+    pub exclude: Vec<Vec<u8>>,
+    pub json_paths: Vec<Vec<u8>>,
+    pub renames: FxHashMap<Vec<u8>, Vec<u8>>,
+    /// Only with the explode array mode.
+    pub explode_path: Option<Vec<u8>>,
 }
 
 impl PathRules {
-    pub fn new(opts: &FlattenOptions) -> Self {
-        let bytes = |list: &[String]| {
-            list.iter()
-                .map(|s| s.as_bytes().to_vec())
-                .collect::<Vec<_>>()
-        };
-        Self {
-            sep: opts.separator.as_bytes().to_vec(),
-            include: bytes(&opts.include),
-            exclude: bytes(&opts.exclude),
-            json_paths: bytes(&opts.json_paths),
-            renames: opts
-                .renames
-                .iter()
-                .map(|(a, b)| (a.as_bytes().to_vec(), b.as_bytes().to_vec()))
-                .collect(),
-            explode_path: match opts.array_mode {
-                ArrayMode::Explode => opts.explode_path.as_ref().map(|p| p.as_bytes().to_vec()),
-                _ => None,
-            },
-        }
-    }
-
     #[inline]
     pub fn excluded(&self, path: &[u8]) -> bool {
         self.exclude.iter().any(|p| under(path, p, &self.sep))
