@@ -102,7 +102,8 @@ impl FirehoseResponse {
 /// raw JSON: what `RawValue`'s own `Serialize` does (`serde_json::raw::TOKEN`, crate-private;
 /// the version is pinned by Cargo.lock and `serializes_as_raw_json` fails if it changes).
 /// Used so that the response, valid by construction, is not checked again (a scan of
-/// several MB) only to be copied out: `RawValue` has no public unchecked constructor.
+/// several MB, ~6% of the handler's time on a 3 MB batch: `docs/benchmarks.md`) only to be
+/// copied out: `RawValue` has no public unchecked constructor.
 const RAW_JSON_TOKEN: &str = "$serde_json::private::RawValue";
 
 impl Serialize for FirehoseResponse {

@@ -99,6 +99,7 @@ where
     let name = function_name(function);
     let name = name.as_str();
     let handler = &handler;
+    // glibc's heap thresholds fixed once per process (why, with the measured page faults: heap.rs).
     if !crate::heap::keep_between_invocations() {
         tracing::debug!("malloc thresholds left at their defaults (not glibc)");
     }
