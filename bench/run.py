@@ -768,27 +768,30 @@ def chart(r, path):
 
 
 def cold_only(bin_dir, starts):
-    """Spawn → first poll and the first invocation in Lambda's environment: the floor, the
-    release binaries and the peers, printed as a table with the peers' ratios, and saved as
-    JSON in the cargo target dir (no report written)."""
+    """Spawn → first poll and the first invocation, in Lambda's environment and in this
+    machine's own: the floor, the release binaries and the peers, printed as tables with the
+    peers' ratios, and saved as cold-start.json in the cargo target dir (no report written)."""
     logs = open(TARGET / "bench-functions.log", "w")
     moto = Moto(logs)
     api = catalog_api()
+    catalog_url = "http://127.0.0.1:%d" % api.server_address[1]
     try:
         moto.provision()
-        rows = cold_starts(bin_dir, moto.url, "http://127.0.0.1:%d" % api.server_address[1], starts, logs, "lambda")
+        runs = {mode: cold_starts(bin_dir, moto.url, catalog_url, starts, logs, mode) for mode in ["lambda", "machine"]}
     finally:
         api.shutdown()
         moto.stop()
-    (TARGET / "cold-start.json").write_text(json.dumps(rows, indent=1))
-    print(f"{'start':50} {'cold p50':>9} {'p95':>7} {'min':>6} {'first p50':>10} {'init+first':>11}")
-    for row in rows:
-        print(f"{row['name']:50} {row['cold_ms']:9.2f} {row['cold_p95_ms']:7.2f} {row['cold_min_ms']:6.2f} "
-              f"{row['first_ms']:10.2f} {row['init_first_ms']:11.2f}  {row['answered']}")
-    slowest = max((r for r in rows if not r["peer"] and not r["name"].startswith("floor")), key=lambda r: r["cold_ms"])
-    for peer in (r for r in rows if r["peer"]):
-        print(f"{peer['name']}: {peer['cold_ms'] / slowest['cold_ms']:.0f}x the slowest binary's cold start, "
-              f"{peer['init_first_ms'] / slowest['init_first_ms']:.0f}x its init + first invocation")
+    (TARGET / "cold-start.json").write_text(json.dumps(runs, indent=1))
+    for mode, rows in runs.items():
+        print(f"\n{mode} environment, {starts} starts each")
+        print(f"{'start':50} {'cold p50':>9} {'p95':>7} {'first p50':>10} {'p95':>7} {'init+first':>11}")
+        for row in rows:
+            print(f"{row['name']:50} {row['cold_ms']:9.2f} {row['cold_p95_ms']:7.2f} {row['first_ms']:10.2f} "
+                  f"{row['first_p95_ms']:7.2f} {row['init_first_ms']:11.2f}  {row['answered']}")
+        slowest = max((r for r in rows if not r["peer"] and not r["name"].startswith("floor")), key=lambda r: r["cold_ms"])
+        for peer in (r for r in rows if r["peer"]):
+            print(f"{peer['name']}: {peer['cold_ms'] / slowest['cold_ms']:.0f}x the slowest binary's cold start, "
+                  f"{peer['init_first_ms'] / slowest['init_first_ms']:.0f}x its init + first invocation")
 
 
 def main():
