@@ -404,18 +404,8 @@ impl LocalLambda {
             if let Some(cold) = self.cold_start() {
                 return Ok(cold);
             }
-            if let Some(body) = self
-                .state
-                .init_error
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone()
-            {
-                return Err(RuntimeError::Init {
-                    function: self.name.clone(),
-                    body,
-                    log: self.log_tail(),
-                });
+            if let Some(err) = self.init_failure() {
+                return Err(err);
             }
             let exited = self.exited();
             if exited.is_some() || started.elapsed() >= within {
@@ -443,6 +433,21 @@ impl LocalLambda {
         Some(first.saturating_duration_since(spawned))
     }
 
+    /// The function's reported init error, if it posted one.
+    fn init_failure(&self) -> Option<RuntimeError> {
+        let body = self
+            .state
+            .init_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()?;
+        Some(RuntimeError::Init {
+            function: self.name.clone(),
+            body,
+            log: self.log_tail(),
+        })
+    }
+
     fn log_tail(&self) -> String {
         if matches!(self.output, Output::Stderr) {
             return "this process's stderr".into();
@@ -464,18 +469,8 @@ impl LocalLambda {
     /// [`invoke`](Self::invoke), with the time from the event handed over (the reply to the
     /// function's poll) to its answer arriving.
     pub async fn invoke_timed(&self, payload: Vec<u8>) -> Result<Answer, RuntimeError> {
-        if let Some(body) = self
-            .state
-            .init_error
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-        {
-            return Err(RuntimeError::Init {
-                function: self.name.clone(),
-                body,
-                log: self.log_tail(),
-            });
+        if let Some(err) = self.init_failure() {
+            return Err(err);
         }
         if self.exited().is_some() {
             self.restarts.fetch_add(1, Ordering::SeqCst);
